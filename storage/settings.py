@@ -1,0 +1,219 @@
+"""Every setting of inv, read from the environment and `.env`, behind a cached `get_settings()`.
+
+Settings are never loaded at import time: the CLI calls `load_settings_or_exit()` first so that a
+bad value becomes one clear line naming the setting instead of a traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import sys
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
+PSEUDONYM_SECRET_FILE = "pseudonym_secret"
+
+
+class SettingsError(ValueError):
+    """A setting has a value inv cannot use; the message is one line naming it."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    # Telegram
+    telegram_bot_token: SecretStr | None = None
+    telegram_api_base_url: str = DEFAULT_API_BASE_URL
+    telegram_api_base_file_url: str | None = None
+
+    # Storage
+    data_dir: Path = Path("./data")
+    database_url: str | None = None
+    admin_user_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    pseudonym_secret: SecretStr | None = None
+
+    # Engine
+    model: str = "efficientnet_lite0"
+    weights: str | None = None
+    layers: Annotated[list[str] | None, NoDecode] = None
+    reduction: Literal["ward", "tsne"] = "ward"
+
+    # Game
+    plays_per_challenge: int = Field(5, ge=1)
+    gold_rate: float = Field(0.1, ge=0.0, le=1.0)
+    daily_cap: int = Field(200, ge=1)
+    min_answer_seconds: float = Field(2.0, ge=0.0)
+    max_label_length: int = Field(200, ge=1, le=4096)
+
+    # Scheduling (seconds)
+    rebuild_interval: int = Field(3600, gt=0)
+    leaderboard_interval: int = Field(86400, gt=0)
+
+    # Labels
+    spacy_model: str = "en_core_web_sm"
+    sbert_model: str = "all-MiniLM-L6-v2"
+
+    # Webhook (production)
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    webhook_port: int = Field(8443, ge=1, le=65535)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+
+    @field_validator("admin_user_ids", mode="before")
+    @classmethod
+    def _parse_admin_ids(cls, value: object) -> object:
+        # Parsed by hand: pydantic-settings would JSON-decode "999" into an int, not a list.
+        if isinstance(value, str):
+            parts = [p.strip() for p in value.replace(";", ",").split(",") if p.strip()]
+            try:
+                return [int(p) for p in parts]
+            except ValueError:
+                raise ValueError("must be comma-separated integer Telegram ids, e.g. 123,456") from None
+        if isinstance(value, int):
+            return [value]
+        return value
+
+    @field_validator("layers", mode="before")
+    @classmethod
+    def _parse_layers(cls, value: object) -> object:
+        if isinstance(value, str):
+            names = [p.strip() for p in value.split(",") if p.strip()]
+            return names or None
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_log_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            url = make_url(value)
+        except ArgumentError:
+            raise ValueError("is not a database URL (e.g. postgresql+psycopg://user:pw@host/db)") from None
+        if url.get_backend_name() not in {"sqlite", "postgresql"}:
+            raise ValueError("must be a sqlite:// or postgresql:// URL")
+        return value
+
+    @model_validator(mode="after")
+    def _derive(self) -> Settings:
+        if not self.telegram_api_base_file_url:
+            base = self.telegram_api_base_url
+            if base.endswith("/bot"):
+                self.telegram_api_base_file_url = base[: -len("/bot")] + "/file/bot"
+            else:
+                self.telegram_api_base_file_url = base.rstrip("/") + "/file/bot"
+        return self
+
+    # ---- derived values -------------------------------------------------------------------
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL in use: `DATABASE_URL`, or the SQLite file under `DATA_DIR`."""
+        if self.database_url:
+            url = self.database_url
+            # Plain postgresql:// would pick psycopg2, which inv does not install.
+            if url.startswith("postgresql://") or url.startswith("postgres://"):
+                url = "postgresql+psycopg://" + url.split("://", 1)[1]
+            return url
+        return f"sqlite:///{(self.data_dir / 'inv.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.sqlalchemy_url.startswith("sqlite")
+
+    @property
+    def token(self) -> str | None:
+        return self.telegram_bot_token.get_secret_value() if self.telegram_bot_token else None
+
+    def is_admin(self, telegram_user_id: int | None) -> bool:
+        return telegram_user_id is not None and telegram_user_id in self.admin_user_ids
+
+    def pseudonym_key(self) -> bytes:
+        """The HMAC key for pseudonyms: the setting, else a secret generated once under DATA_DIR."""
+        if self.pseudonym_secret:
+            return self.pseudonym_secret.get_secret_value().encode()
+        path = self.data_dir / PSEUDONYM_SECRET_FILE
+        if not path.exists():
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            candidate = secrets.token_hex(32)
+            try:
+                # O_EXCL: two processes starting together must agree on one secret.
+                with path.open("x", encoding="utf-8") as fh:
+                    fh.write(candidate)
+                path.chmod(0o600)
+            except FileExistsError:
+                pass
+        return path.read_text(encoding="utf-8").strip().encode()
+
+
+def _format_error(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    name = str(first["loc"][0]).upper() if first.get("loc") else "settings"
+    message = first.get("msg", "invalid value").removeprefix("Value error, ")
+    return f"Invalid setting {name}: {message}"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; raises SettingsError with a one-line message on a bad value."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        raise SettingsError(_format_error(exc)) from None
+
+
+def load_settings_or_exit() -> Settings:
+    """For entry points: settings, or one line on stderr and exit status 2."""
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        print(f"inv: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+class _RedactToken(logging.Filter):
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self._token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self._token in message:
+            record.msg = message.replace(self._token, "<token>")
+            record.args = ()
+        return True
+
+
+def configure_logging(settings: Settings) -> None:
+    """Root logging at LOG_LEVEL; the bot token never reaches a log line."""
+    logging.basicConfig(
+        level=settings.log_level,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    if settings.token:
+        redact = _RedactToken(settings.token)
+        for handler in logging.getLogger().handlers:
+            handler.addFilter(redact)
