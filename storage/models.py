@@ -147,6 +147,9 @@ class Participant(SQLModel, table=True):
     trust: float = 0.5
     gold_seen: int = 0
     gold_correct: int = 0
+    # Guess and streak points plus, per answer, the reconciled agreement bonus of the current
+    # generation where one exists, else the provisional one. The bot adds to it as challenges
+    # end; the rebuild corrects it when it reconciles bonuses, in the generation-switch transaction.
     points: int = Field(default=0, index=True)
     streak: int = 0
     best_streak: int = 0
@@ -250,6 +253,7 @@ class AnswerConcept(SQLModel, table=True):
     answer_id: int = _fk("answer.id")
     concept_id: int = _fk("concept.id")
     generation: int = Field(index=True)
+    bonus_points: int = Field(default=0, description="agreement bonus reconciled at concept level")
 
 
 class MergedCluster(SQLModel, table=True):

@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 61b1c33905d7
+Revision ID: 50c956c90917
 Revises: 
-Create Date: 2026-11-26 06:48:26.323643
+Create Date: 2026-11-26 06:49:13.827440
 """
 from collections.abc import Sequence
 
@@ -11,7 +11,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel types)
 from alembic import op
 
 
-revision: str = '61b1c33905d7'
+revision: str = '50c956c90917'
 down_revision: str | None = None
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
@@ -290,6 +290,7 @@ def upgrade() -> None:
     sa.Column('answer_id', sa.Integer(), nullable=False),
     sa.Column('concept_id', sa.Integer(), nullable=False),
     sa.Column('generation', sa.Integer(), nullable=False),
+    sa.Column('bonus_points', sa.Integer(), nullable=False),
     sa.ForeignKeyConstraint(['answer_id'], ['answer.id'], ondelete='CASCADE'),
     sa.ForeignKeyConstraint(['concept_id'], ['concept.id'], ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id'),
