@@ -6,10 +6,10 @@ do, so that migrations run on exactly the engine they configured).
 
 from logging.config import fileConfig
 
-from alembic import context
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
+from alembic import context
 from storage.db import make_engine
 from storage.settings import get_settings
 

@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
+from alembic import command
 from storage.db import get_engine
 
 _PACKAGE_DIR = Path(__file__).resolve().parent

@@ -7,7 +7,8 @@ Rules that hold across the schema:
   answers' concept links, and to nothing else.
 - Rows derived by a rebuild (concept links, merged clusters, global explanations) carry a
   `generation`; readers use the generation marked current in `generation`.
-- Times are naive UTC (`utcnow()`), the same on SQLite and PostgreSQL.
+- Times are timezone-aware UTC (`utcnow()`); SQLModel stores and returns them as UTC on
+  SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -15,19 +16,33 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+)
 from sqlmodel import Field, SQLModel
 
 
 def utcnow() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now, timezone-aware UTC: SQLModel's datetime columns refuse naive values."""
+    return datetime.now(UTC)
 
 
-def _fk(target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True) -> Any:
+def _fk(
+    target: str, *, nullable: bool = False, ondelete: str = "CASCADE", index: bool = True
+) -> Any:
     """An integer foreign key column with a database-level ON DELETE rule."""
     return Field(
         default=None if nullable else ...,
-        sa_column=Column(Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index),
+        sa_column=Column(
+            Integer, ForeignKey(target, ondelete=ondelete), nullable=nullable, index=index
+        ),
     )
 
 
@@ -204,7 +219,9 @@ class Answer(SQLModel, table=True):
     normalized: str = Field(default="", description="lower-cased, whitespace-collapsed label")
     cleaned: str | None = Field(default=None, description="spaCy-cleaned phrase, set by a rebuild")
     hint_level: int = 0
-    flags: str = Field(default="", max_length=64, description="comma-separated: fast, duplicate, flood")
+    flags: str = Field(
+        default="", max_length=64, description="comma-separated: fast, duplicate, flood"
+    )
     accepted: bool = True
     bonus_points: int = 0
     created_at: datetime = Field(default_factory=utcnow)
@@ -260,7 +277,9 @@ class MergedCluster(SQLModel, table=True):
     """Clusters of one image and layer that share a best concept (ARCHITECTURE §3.6)."""
 
     __tablename__ = "merged_cluster"
-    __table_args__ = (Index("ix_merged_gen_class_layer", "generation", "class_index", "layer_name"),)
+    __table_args__ = (
+        Index("ix_merged_gen_class_layer", "generation", "class_index", "layer_name"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     generation: int
@@ -268,12 +287,16 @@ class MergedCluster(SQLModel, table=True):
     class_index: int
     layer_name: str = Field(max_length=200)
     depth: int
-    member_cluster_ids: list[int] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    member_cluster_ids: list[int] = Field(
+        default_factory=list, sa_column=Column(JSON, nullable=False)
+    )
     weight: float
     n_maps: int
     best_concept_id: int | None = _fk("concept.id", nullable=True, ondelete="SET NULL")
     best_score: float = 0.0
-    label_scores: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    label_scores: dict[str, float] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False)
+    )
     map_file: str | None = None
 
 
@@ -282,7 +305,9 @@ class GlobalExplanation(SQLModel, table=True):
 
     __tablename__ = "global_explanation"
     __table_args__ = (
-        UniqueConstraint("generation", "class_index", "layer_name", name="uq_global_gen_class_layer"),
+        UniqueConstraint(
+            "generation", "class_index", "layer_name", name="uq_global_gen_class_layer"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -1,0 +1,43 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Each creates the virtual environment and installs inv into it when missing.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+# With TELEGRAM_BOT_TOKEN in .env: serve real users on the demo data. Without: the offline demo.
+run: $(STAMP)
+	@$(BIN)/inv init
+	@if $(BIN)/python -c "import sys; from storage.settings import get_settings; sys.exit(0 if get_settings().token else 1)"; then \
+		echo "TELEGRAM_BOT_TOKEN is set: serving Telegram users (Ctrl+C stops)."; \
+		$(BIN)/inv bot; \
+	elif $(BIN)/inv --help | grep -q " demo "; then \
+		$(BIN)/inv demo; \
+	else \
+		echo "Database ready. Next: inv precompute --images DIR, then inv bot (needs TELEGRAM_BOT_TOKEN)."; \
+	fi
+
+test: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
