@@ -1,0 +1,98 @@
+"""`inv precompute`: explain a folder of images and store clusters and maps for the game."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from engine.config import REDUCTIONS, TARGETS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--images",
+        required=True,
+        metavar="DIR",
+        help="an ImageFolder (class subfolders) or a flat folder",
+    )
+    parser.add_argument(
+        "--model",
+        help="model name or module:callable (default: the MODEL setting, efficientnet_lite0)",
+    )
+    parser.add_argument(
+        "--weights", help="weights file, 'random', or a torchvision weights name (default: WEIGHTS)"
+    )
+    parser.add_argument(
+        "--layers", help="comma-separated layer names (default: LAYERS, else the model's defaults)"
+    )
+    parser.add_argument("--classes", help="file of class names, one per line (index = line)")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--limit", type=int, help="only the first N image files of the folder")
+    parser.add_argument(
+        "--reduction", choices=REDUCTIONS, help="ward (default: REDUCTION) or tsne (the paper's)"
+    )
+    parser.add_argument("--target", choices=TARGETS, default="predicted", help="class to explain")
+    parser.add_argument("--workers", type=int, help="clustering threads (default: the CPUs)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--clean-orphans",
+        action="store_true",
+        help="afterwards delete stored files no row refers to",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from engine.images import ImageError
+    from engine.models import ModelLoadError
+    from engine.precompute import clean_orphans, precompute
+    from storage import migrate
+    from storage.db import get_engine
+
+    log = logging.getLogger("inv.precompute")
+    if args.batch_size < 1:
+        print("inv precompute: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    layers = (
+        [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
+    )
+    engine = get_engine()
+    if not migrate.is_at_head(engine):
+        print(
+            "inv precompute: the database is not at the newest schema; run `inv init` first",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        report = precompute(
+            args.images,
+            model=args.model,
+            weights=args.weights,
+            layers=layers,
+            batch_size=args.batch_size,
+            device=args.device,
+            limit=args.limit,
+            reduction=args.reduction,
+            target=args.target,
+            workers=args.workers,
+            classes_file=args.classes,
+            progress=not args.no_progress,
+            engine=engine,
+        )
+    except (ModelLoadError, FileNotFoundError, KeyError, ValueError, ImageError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        print(f"inv precompute: {message}", file=sys.stderr)
+        return 2
+    except RuntimeError as exc:
+        if "CUDA" in str(exc) or "cuda" in str(exc):
+            print(f"inv precompute: {exc}", file=sys.stderr)
+            return 2
+        raise
+    print(report.summary())
+    print(f"layers: {','.join(report.layers)}")
+    if args.clean_orphans:
+        removed = clean_orphans(engine=engine)
+        log.info("removed %d unreferenced files", removed)
+        print(f"removed {removed} unreferenced files")
+    return 0
