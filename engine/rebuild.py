@@ -1,0 +1,918 @@
+"""The rebuild: crowd answers → concepts → label scores → merged clusters → global explanations.
+
+`rebuild()` is the one function behind `inv rebuild`, the bot's /rebuild and its scheduled job.
+
+- **One at a time.** A `job_lock` row named "rebuild" (with an expiry that the running rebuild keeps
+  pushing forward) is taken with an atomic insert, so across threads and processes one rebuild
+  runs and every other call returns at once with `ran=False`.
+- **Incremental.** Only classes with answers newer than the current generation, or that lost
+  answers since (a participant deleted with /forget), are recomputed; their charts are redrawn.
+  The rows of every other class carry over to the new generation unchanged.
+- **Write new, then switch.** New concepts and chart files are written first (invisible to
+  readers: concepts belong to a generation that is not current yet, and chart names carry the
+  generation). Everything readers see switches in one transaction at the end: derived rows of the
+  new generation, concept updates, reconciled agreement bonuses, participants' points and the
+  current-generation flag. A crash at any point leaves the previous generation as it was.
+
+The heavy work (spaCy, Sentence-BERT, matplotlib) is plain CPU code: callers on an event loop run
+this function in a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy.engine import Connection, Engine
+
+from storage.db import get_engine, session_scope
+from storage.models import (
+    Answer,
+    AnswerConcept,
+    Cluster,
+    Concept,
+    Generation,
+    GlobalExplanation,
+    Image,
+    JobLock,
+    MergedCluster,
+    Model,
+    Participant,
+    Play,
+    utcnow,
+)
+from storage.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+LOCK_NAME = "rebuild"
+LOCK_TTL = timedelta(minutes=15)
+LOCK_REFRESH_SECONDS = 30.0
+JSON_DOCUMENT = "charts/global_explanations.json"
+_CHUNK = 500  # ids per IN (...) list
+_INSERT_BATCH = 5000
+
+ProgressFn = Callable[[str, float], None]
+
+_process_lock = threading.Lock()
+_pipelines: dict[tuple[str, str, str], Any] = {}
+_pipelines_lock = threading.Lock()
+
+T_ANSWER = Answer.__table__
+T_PLAY = Play.__table__
+T_PART = Participant.__table__
+T_CLUSTER = Cluster.__table__
+T_IMAGE = Image.__table__
+T_MODEL = Model.__table__
+T_CONCEPT = Concept.__table__
+T_AC = AnswerConcept.__table__
+T_MC = MergedCluster.__table__
+T_GE = GlobalExplanation.__table__
+T_GEN = Generation.__table__
+T_LOCK = JobLock.__table__
+
+
+@dataclass
+class RebuildReport:
+    ran: bool  # False: another rebuild held the lock
+    generation: int | None = None  # the current generation afterwards
+    classes_rebuilt: list[int] = field(default_factory=list)
+    answers: int = 0  # answers of the rebuilt classes that map to a concept
+    concepts: int = 0  # concepts of the rebuilt classes
+    embedded: int = 0  # phrases run through Sentence-BERT (new to the cache)
+    charts: int = 0  # PNG files drawn
+    seconds: float = 0.0
+    full: bool = False
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.ran and self.error is None
+
+    def summary(self) -> str:
+        if not self.ran:
+            return "Another rebuild is running; nothing done."
+        if self.error:
+            return f"Rebuild failed after {self.seconds:.1f} s: {self.error}"
+        if not self.classes_rebuilt:
+            gen = f"generation {self.generation}" if self.generation else "no generation yet"
+            return f"Nothing new to rebuild ({gen}, {self.seconds:.1f} s)."
+        classes = ", ".join(str(c) for c in self.classes_rebuilt[:12])
+        if len(self.classes_rebuilt) > 12:
+            classes += ", …"
+        return (
+            f"Generation {self.generation}: {len(self.classes_rebuilt)} classes rebuilt ({classes}); "
+            f"{self.answers:,} answers, {self.concepts:,} concepts, {self.embedded:,} new phrases "
+            f"embedded, {self.charts:,} charts, {self.seconds:.1f} s."
+        )
+
+
+class LockLost(RuntimeError):
+    """Another rebuild took the lock over (this one ran past the lock's expiry unrefreshed)."""
+
+
+class RebuildLock:
+    """The 'rebuild' row of job_lock: taken by an atomic insert, pushed forward while held."""
+
+    def __init__(self, engine: Engine, name: str = LOCK_NAME, ttl: timedelta = LOCK_TTL) -> None:
+        self.engine = engine
+        self.name = name
+        self.ttl = ttl
+        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._refreshed = 0.0
+
+    def _insert(self):  # type: ignore[no-untyped-def]
+        if self.engine.dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        return dialect_insert(T_LOCK)
+
+    def acquire(self) -> bool:
+        now = utcnow()
+        with session_scope(self.engine) as session:
+            # An expired row belongs to a rebuild that died: clear it, then race to insert ours.
+            session.execute(
+                delete(T_LOCK).where(T_LOCK.c.name == self.name, T_LOCK.c.expires_at <= now)
+            )
+            result = session.execute(
+                self._insert()
+                .values(
+                    name=self.name, holder=self.holder, acquired_at=now, expires_at=now + self.ttl
+                )
+                .on_conflict_do_nothing(index_elements=["name"])
+            )
+            acquired = result.rowcount == 1
+        if acquired:
+            self._refreshed = time.monotonic()
+        return acquired
+
+    def refresh(self, conn: Connection | None = None, *, force: bool = False) -> None:
+        """Push the expiry forward; raises LockLost if the row is no longer ours."""
+        if not force and time.monotonic() - self._refreshed < LOCK_REFRESH_SECONDS:
+            return
+        statement = (
+            update(T_LOCK)
+            .where(T_LOCK.c.name == self.name, T_LOCK.c.holder == self.holder)
+            .values(expires_at=utcnow() + self.ttl)
+        )
+        if conn is not None:
+            rowcount = conn.execute(statement).rowcount
+        else:
+            with session_scope(self.engine) as session:
+                rowcount = session.execute(statement).rowcount
+        if rowcount != 1:
+            raise LockLost("the rebuild lock was taken over by another process")
+        self._refreshed = time.monotonic()
+
+    def release(self) -> None:
+        with session_scope(self.engine) as session:
+            session.execute(
+                delete(T_LOCK).where(T_LOCK.c.name == self.name, T_LOCK.c.holder == self.holder)
+            )
+
+
+def _pipeline(engine: Engine) -> Any:
+    """One LabelPipeline per database and models in this process, so vectors stay warm."""
+    from engine.labels.pipeline import LabelPipeline
+
+    settings = get_settings()
+    key = (
+        engine.url.render_as_string(hide_password=True),
+        settings.spacy_model,
+        settings.sbert_model,
+    )
+    with _pipelines_lock:
+        pipe = _pipelines.get(key)
+        if pipe is None:
+            pipe = _pipelines[key] = LabelPipeline(
+                settings.spacy_model, settings.sbert_model, cache=engine
+            )
+        return pipe
+
+
+def rebuild(
+    *, full: bool = False, progress: ProgressFn | None = None, engine: Engine | None = None
+) -> RebuildReport:
+    """Rebuild concepts and global explanations of the classes with new answers (all if `full`).
+
+    Returns `ran=False` at once when another rebuild holds the lock. Errors are logged and
+    reported in `error`; the previous generation then stays current.
+    """
+    started = time.monotonic()
+    if not _process_lock.acquire(blocking=False):
+        log.info("rebuild: another rebuild is running in this process")
+        return RebuildReport(ran=False, full=full)
+    try:
+        engine = engine or get_engine()
+        lock = RebuildLock(engine)
+        if not lock.acquire():
+            log.info("rebuild: another process holds the rebuild lock")
+            return RebuildReport(ran=False, full=full)
+        try:
+            report = _Rebuild(engine, lock, full, progress).run()
+        finally:
+            try:
+                lock.release()
+            except Exception:  # the lock expires on its own; never hide the rebuild's outcome
+                log.exception("rebuild: could not release the lock")
+        report.seconds = time.monotonic() - started
+        log.info("rebuild: %s", report.summary())
+        return report
+    finally:
+        _process_lock.release()
+
+
+# ---------------------------------------------------------------------------------------------
+# The work
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _AnswerRow:
+    id: int
+    label: str
+    cleaned: str | None
+    hint_level: int
+    play_id: int
+    participant_id: int
+    correct: bool
+    resigned: bool
+    guessed_class: int | None
+    trust: float
+    cluster_id: int
+    class_index: int
+    model_id: int
+
+
+@dataclass
+class _ClassResult:
+    class_index: int
+    concepts: list[dict[str, Any]]  # {"id", "name", "phrases", "new"}
+    answer_concepts: list[dict[str, Any]]
+    merged: list[dict[str, Any]]
+    explanations: list[dict[str, Any]]
+    charts: int
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class _Rebuild:
+    def __init__(self, engine: Engine, lock: RebuildLock, full: bool, progress: ProgressFn | None):
+        self.engine = engine
+        self.lock = lock
+        self.full = full
+        self._progress = progress
+        self.settings = get_settings()
+        self.data_dir = Path(self.settings.data_dir)
+        self.generation: int | None = None
+
+    def progress(self, stage: str, fraction: float) -> None:
+        self.lock.refresh()
+        if self._progress is not None:
+            self._progress(stage, min(max(fraction, 0.0), 1.0))
+
+    # -- entry ------------------------------------------------------------------------------
+
+    def run(self) -> RebuildReport:
+        report = RebuildReport(ran=True, full=self.full)
+        try:
+            return self._run(report)
+        except Exception as exc:
+            log.exception("rebuild failed; the previous generation stays current")
+            report.error = f"{type(exc).__name__}: {exc}"
+            self._mark_failed(report.error)
+            report.generation = self._current_id()
+            return report
+        except BaseException:
+            self._mark_failed("interrupted")
+            raise
+
+    def _mark_failed(self, error: str) -> None:
+        if self.generation is None:
+            return
+        try:
+            with session_scope(self.engine) as session:
+                session.execute(
+                    update(T_GEN)
+                    .where(T_GEN.c.id == self.generation, T_GEN.c.status == "building")
+                    .values(status="failed", error=error[:2000], finished_at=utcnow())
+                )
+        except Exception:
+            log.exception("rebuild: could not mark generation %s failed", self.generation)
+
+    def _current_id(self) -> int | None:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(select(T_GEN.c.id).where(T_GEN.c.is_current)).scalar()
+        except Exception:
+            return None
+
+    def _run(self, report: RebuildReport) -> RebuildReport:
+        self.progress("prepare", 0.0)
+        self._housekeeping()
+        with self.engine.connect() as conn:
+            current = conn.execute(
+                select(T_GEN.c.id, T_GEN.c.answers_seen).where(T_GEN.c.is_current)
+            ).first()
+            max_id = conn.execute(select(func.max(T_ANSWER.c.id))).scalar() or 0
+            classes = self._classes_to_rebuild(conn, current, max_id)
+        current_id = current[0] if current else None
+        if not classes:
+            report.generation = current_id
+            self.progress("done", 1.0)
+            return report
+        with session_scope(self.engine) as session:
+            self.generation = session.execute(
+                insert(T_GEN).values(
+                    status="building",
+                    is_current=False,
+                    classes=classes,
+                    answers_seen=max_id,
+                    started_at=utcnow(),
+                )
+            ).inserted_primary_key[0]
+        log.info(
+            "rebuild: generation %s for %d classes (%s)",
+            self.generation,
+            len(classes),
+            "full" if self.full else "incremental",
+        )
+        pipe = _pipeline(self.engine)
+        embedded_before = pipe.embedder.embedded
+        rows, names = self._load_answers(classes, max_id)
+        self.progress("clean", 0.05)
+        cleaned_updates = self._clean(pipe, rows, names)
+        self.progress("embed", 0.15)
+        by_class: dict[int, list[_AnswerRow]] = defaultdict(list)
+        for row in rows:
+            if row.cleaned:
+                by_class[row.class_index].append(row)
+        all_phrases = sorted({r.cleaned for r in rows if r.cleaned})
+        words = sorted({w for p in all_phrases for w in p.split() if not pipe.cleaner.is_stop(w)})
+        pipe.embed(all_phrases + words)
+        self.progress("group", 0.4)
+        concepts = self._group(pipe, by_class, current_id, classes)
+        self.progress("score", 0.5)
+        results = self._explain(by_class, concepts, classes, names)
+        self.progress("switch", 0.95)
+        self._switch(current_id, classes, results, cleaned_updates, max_id)
+        self._after_switch()
+        self.progress("done", 1.0)
+        report.generation = self.generation
+        report.classes_rebuilt = classes
+        report.answers = sum(len(r.answer_concepts) for r in results)
+        report.concepts = sum(len(r.concepts) for r in results)
+        report.charts = sum(r.charts for r in results)
+        report.embedded = pipe.embedder.embedded - embedded_before
+        return report
+
+    # -- steps ------------------------------------------------------------------------------
+
+    def _housekeeping(self) -> None:
+        """Generations left 'building' by a crashed process failed; drop their new concepts."""
+        with session_scope(self.engine) as session:
+            session.execute(
+                update(T_GEN)
+                .where(T_GEN.c.status == "building")
+                .values(status="failed", error="interrupted", finished_at=utcnow())
+            )
+            unfinished = select(T_GEN.c.id).where(T_GEN.c.status != "done")
+            session.execute(delete(T_CONCEPT).where(T_CONCEPT.c.first_generation.in_(unfinished)))
+
+    def _classes_to_rebuild(self, conn: Connection, current: Any, max_id: int) -> list[int]:
+        joined = T_ANSWER.join(T_PLAY, T_ANSWER.c.play_id == T_PLAY.c.id).join(
+            T_CLUSTER, T_PLAY.c.cluster_id == T_CLUSTER.c.id
+        )
+        with_answers = select(T_CLUSTER.c.class_index).select_from(joined).distinct()
+        with_answers = with_answers.where(T_ANSWER.c.accepted, T_ANSWER.c.id <= max_id)
+        if current is None or self.full:
+            classes = set(conn.execute(with_answers).scalars())
+            if current is not None:
+                classes |= set(
+                    conn.execute(
+                        select(T_GE.c.class_index).where(T_GE.c.generation == current[0]).distinct()
+                    ).scalars()
+                )
+            return sorted(classes)
+        current_id, seen = current
+        classes = set(conn.execute(with_answers.where(T_ANSWER.c.id > seen)).scalars())
+        # Answers deleted since (a participant left) cascade away their concept links: a class
+        # with fewer links than its explanation counted has lost answers.
+        links = dict(
+            conn.execute(
+                select(T_CONCEPT.c.class_index, func.count())
+                .select_from(T_AC.join(T_CONCEPT, T_AC.c.concept_id == T_CONCEPT.c.id))
+                .where(T_AC.c.generation == current_id)
+                .group_by(T_CONCEPT.c.class_index)
+            ).all()
+        )
+        counted: dict[int, int] = {}
+        for class_index, payload in conn.execute(
+            select(T_GE.c.class_index, T_GE.c.payload).where(T_GE.c.generation == current_id)
+        ):
+            counted[class_index] = int((payload or {}).get("class_answers", 0))
+        classes |= {c for c, n in counted.items() if links.get(c, 0) < n}
+        return sorted(classes)
+
+    def _load_answers(
+        self, classes: list[int], max_id: int
+    ) -> tuple[list[_AnswerRow], dict[int, list[str]]]:
+        a, p, part, c, i = T_ANSWER, T_PLAY, T_PART, T_CLUSTER, T_IMAGE
+        statement = (
+            select(
+                a.c.id,
+                a.c.label,
+                a.c.cleaned,
+                a.c.hint_level,
+                p.c.id,
+                p.c.participant_id,
+                p.c.correct,
+                p.c.outcome,
+                p.c.guessed_class,
+                part.c.trust,
+                c.c.id,
+                c.c.class_index,
+                i.c.model_id,
+            )
+            .select_from(
+                a.join(p, a.c.play_id == p.c.id)
+                .join(part, p.c.participant_id == part.c.id)
+                .join(c, p.c.cluster_id == c.c.id)
+                .join(i, c.c.image_id == i.c.id)
+            )
+            .where(a.c.accepted, a.c.id <= max_id, c.c.class_index.in_(classes))
+            .order_by(a.c.id)
+        )
+        with self.engine.connect() as conn:
+            rows = [
+                _AnswerRow(
+                    r[0],
+                    r[1] or "",
+                    r[2],
+                    int(r[3] or 0),
+                    r[4],
+                    r[5],
+                    bool(r[6]),
+                    r[7] == "resign",
+                    r[8],
+                    float(r[9]),
+                    r[10],
+                    r[11],
+                    r[12],
+                )
+                for r in conn.execute(statement)
+            ]
+            names = {
+                mid: list(cls or [])
+                for mid, cls in conn.execute(select(T_MODEL.c.id, T_MODEL.c.classes))
+            }
+        return rows, names
+
+    def _clean(
+        self, pipe: Any, rows: list[_AnswerRow], names: dict[int, list[str]]
+    ) -> dict[int, str]:
+        """Clean answers not cleaned before (all of them on a full rebuild); returns changes."""
+
+        def name(model_id: int, index: int | None) -> str | None:
+            classes = names.get(model_id, [])
+            return classes[index] if index is not None and 0 <= index < len(classes) else None
+
+        todo = [r for r in rows if self.full or r.cleaned is None]
+        if not todo:
+            return {}
+        per_text = [
+            tuple(
+                n for n in (name(r.model_id, r.class_index), name(r.model_id, r.guessed_class)) if n
+            )
+            for r in todo
+        ]
+        cleaned = pipe.clean_each([r.label for r in todo], per_text)
+        updates: dict[int, str] = {}
+        for row, text in zip(todo, cleaned, strict=True):
+            if text != row.cleaned:
+                updates[row.id] = text
+            row.cleaned = text
+        return updates
+
+    def _group(
+        self,
+        pipe: Any,
+        by_class: dict[int, list[_AnswerRow]],
+        current_id: int | None,
+        classes: list[int],
+    ) -> dict[int, dict[str, int]]:
+        """Concepts per class (phrase → concept id); new concepts are inserted now, invisible
+        until the switch, and matched ones keep their ids (and names when still fitting)."""
+        from engine.labels.identity import KnownConcept, match_concepts, stable_names
+
+        previous: dict[int, list[KnownConcept]] = defaultdict(list)
+        if current_id is not None:
+            with self.engine.connect() as conn:
+                for cid, cls, name, phrases in conn.execute(
+                    select(
+                        T_CONCEPT.c.id,
+                        T_CONCEPT.c.class_index,
+                        T_CONCEPT.c.name,
+                        T_CONCEPT.c.phrases,
+                    )
+                    .where(
+                        T_CONCEPT.c.last_generation == current_id,
+                        T_CONCEPT.c.class_index.in_(classes),
+                    )
+                    .order_by(T_CONCEPT.c.id)
+                ):
+                    previous[cls].append(KnownConcept(cid, name, frozenset(phrases or [])))
+        self._concept_updates: list[dict[str, Any]] = []
+        self._concept_meta: dict[int, list[dict[str, Any]]] = {}
+        phrase_concept: dict[int, dict[str, int]] = {}
+        new_rows: list[tuple[int, int, dict[str, Any]]] = []  # (class, group index, row)
+        pending: dict[int, tuple[list[Any], list[str], dict[int, KnownConcept]]] = {}
+        for n, class_index in enumerate(sorted(by_class)):
+            counts = Counter(r.cleaned for r in by_class[class_index])
+            phrases = sorted(counts)
+            groups = pipe.group(phrases, [counts[p] for p in phrases])
+            sets = [frozenset(g.phrases) for g in groups]
+            matched = match_concepts(sets, previous.get(class_index, []))
+            tokens = [{w for p in g.phrases for w in p.split()} for g in groups]
+            names = stable_names([g.name for g in groups], tokens, matched)
+            pending[class_index] = (groups, names, matched)
+            for gi, group in enumerate(groups):
+                if gi not in matched:
+                    new_rows.append(
+                        (
+                            class_index,
+                            gi,
+                            {
+                                "class_index": class_index,
+                                "name": names[gi][:200],
+                                "phrases": sorted(group.phrases),
+                                "first_generation": self.generation,
+                                "last_generation": self.generation,
+                                "created_at": utcnow(),
+                            },
+                        )
+                    )
+            self.progress("group", 0.4 + 0.1 * (n + 1) / max(len(by_class), 1))
+        new_ids: dict[tuple[int, int], int] = {}
+        with session_scope(self.engine) as session:
+            for class_index, gi, row in new_rows:
+                new_ids[(class_index, gi)] = session.execute(
+                    insert(T_CONCEPT).values(**row)
+                ).inserted_primary_key[0]
+        for class_index, (groups, names, matched) in pending.items():
+            mapping: dict[str, int] = {}
+            meta = []
+            for gi, group in enumerate(groups):
+                if gi in matched:
+                    cid = matched[gi].id
+                    self._concept_updates.append(
+                        {
+                            "b_id": cid,
+                            "name": names[gi][:200],
+                            "phrases": sorted(group.phrases),
+                            "last_generation": self.generation,
+                        }
+                    )
+                else:
+                    cid = new_ids[(class_index, gi)]
+                meta.append(
+                    {
+                        "id": cid,
+                        "name": names[gi],
+                        "phrases": group.phrases,
+                        "new": gi not in matched,
+                    }
+                )
+                for phrase in group.phrases:
+                    mapping[phrase] = cid
+            phrase_concept[class_index] = mapping
+            self._concept_meta[class_index] = meta
+        return phrase_concept
+
+    def _explain(
+        self,
+        by_class: dict[int, list[_AnswerRow]],
+        phrase_concept: dict[int, dict[str, int]],
+        classes: list[int],
+        names: dict[int, list[str]],
+    ) -> list[_ClassResult]:
+        from engine.globals.build import ClassContext, cluster_infos, explain_class
+        from engine.labels.agreement import LabelVote, agreement_bonuses
+        from engine.labels.scores import Vote, label_scores, merge_clusters
+
+        c = T_CLUSTER
+        with self.engine.connect() as conn:
+            clusters_by_class: dict[int, list[tuple[Any, ...]]] = defaultdict(list)
+            for row in conn.execute(
+                select(
+                    c.c.id,
+                    c.c.image_id,
+                    c.c.layer_name,
+                    c.c.depth,
+                    c.c.weight,
+                    c.c.n_maps,
+                    c.c.map_file,
+                    c.c.class_index,
+                ).where(c.c.class_index.in_(list(by_class)))
+            ):
+                clusters_by_class[row[7]].append(tuple(row[:7]))
+            crops = dict(
+                conn.execute(
+                    select(T_IMAGE.c.id, T_IMAGE.c.crop_file)
+                    .select_from(T_IMAGE.join(c, c.c.image_id == T_IMAGE.c.id))
+                    .where(c.c.class_index.in_(list(by_class)))
+                    .distinct()
+                ).all()
+            )
+        results: list[_ClassResult] = []
+        for n, class_index in enumerate(classes):
+            rows = by_class.get(class_index, [])
+            if not rows:
+                results.append(_ClassResult(class_index, [], [], [], [], 0))
+                continue
+            mapping = phrase_concept[class_index]
+            meta = self._concept_meta[class_index]
+            concept_names = {m["id"]: m["name"] for m in meta}
+            votes = [
+                Vote(
+                    r.id,
+                    r.play_id,
+                    r.participant_id,
+                    r.cluster_id,
+                    mapping[r.cleaned],
+                    r.trust,
+                    r.hint_level,
+                    r.correct,
+                    r.resigned,
+                )
+                for r in rows
+            ]
+            bonuses = agreement_bonuses(
+                LabelVote(v.answer_id, v.play_id, v.participant_id, v.cluster_id, v.concept)
+                for v in votes
+            )
+            scores = label_scores(votes)
+            infos = cluster_infos(clusters_by_class[class_index])
+            tie = lambda cid, names=concept_names: (names.get(cid, ""), cid)  # noqa: E731
+            merged = merge_clusters((infos[cid] for cid in scores if cid in infos), scores, tie)
+            model_id = rows[0].model_id
+            model_classes = names.get(model_id, [])
+            class_name = (
+                model_classes[class_index]
+                if 0 <= class_index < len(model_classes)
+                else str(class_index)
+            )
+            layers = sorted({(info.depth, info.layer_name) for info in infos.values()})
+            ctx = ClassContext(
+                class_index=class_index,
+                class_name=class_name,
+                generation=self.generation or 0,
+                data_dir=self.data_dir,
+                layers=layers,
+                concept_names=concept_names,
+                crops=crops,
+                class_answers=len(votes),
+            )
+            base = 0.5 + 0.45 * n / max(len(classes), 1)
+            step = 0.45 / max(len(classes), 1)
+            explanations, trend_file = explain_class(
+                ctx,
+                merged,
+                lambda f, base=base, step=step: self.progress("charts", base + step * f),
+            )
+            results.append(
+                _ClassResult(
+                    class_index=class_index,
+                    concepts=meta,
+                    answer_concepts=[
+                        {
+                            "answer_id": v.answer_id,
+                            "concept_id": v.concept,
+                            "generation": self.generation,
+                            "bonus_points": bonuses[v.answer_id],
+                        }
+                        for v in votes
+                    ],
+                    merged=[
+                        {
+                            "generation": self.generation,
+                            "image_id": g.image_id,
+                            "class_index": class_index,
+                            "layer_name": g.layer_name,
+                            "depth": g.depth,
+                            "member_cluster_ids": g.member_ids,
+                            "weight": g.weight,
+                            "n_maps": g.n_maps,
+                            "best_concept_id": g.best,
+                            "best_score": g.best_score,
+                            "label_scores": {str(k): round(v, 9) for k, v in g.scores.items()},
+                            # A single cluster's map is its own; a merged group's is the weighted
+                            # mean of its members', written under charts/merged/.
+                            "map_file": g.map_file,
+                        }
+                        for g in merged
+                    ],
+                    explanations=[
+                        {
+                            "generation": self.generation,
+                            "class_index": class_index,
+                            "layer_name": e.layer_name,
+                            "depth": e.depth,
+                            "payload": e.payload,
+                            "chart_file": e.chart_file,
+                            "created_at": utcnow(),
+                        }
+                        for e in explanations
+                    ],
+                    charts=len([e for e in explanations if e.chart_file])
+                    + (1 if trend_file else 0),
+                )
+            )
+        return results
+
+    def _switch(
+        self,
+        current_id: int | None,
+        classes: list[int],
+        results: list[_ClassResult],
+        cleaned_updates: dict[int, str],
+        max_id: int,
+    ) -> None:
+        """Everything readers see changes here, in one transaction."""
+        gen = self.generation
+        with session_scope(self.engine) as session:
+            conn = session.connection()
+            self.lock.refresh(conn, force=True)
+            if self._concept_updates:
+                conn.execute(
+                    update(T_CONCEPT).where(T_CONCEPT.c.id == bindparam("b_id")),
+                    self._concept_updates,
+                )
+            for table, key in ((T_AC, "answer_concepts"), (T_MC, "merged"), (T_GE, "explanations")):
+                rows = [row for r in results for row in getattr(r, key)]
+                for start in range(0, len(rows), _INSERT_BATCH):
+                    conn.execute(insert(table), rows[start : start + _INSERT_BATCH])
+            if current_id is not None:
+                others = T_CONCEPT.c.class_index.not_in(classes)
+                carried = select(T_CONCEPT.c.id).where(others)
+                conn.execute(
+                    update(T_AC)
+                    .where(T_AC.c.generation == current_id, T_AC.c.concept_id.in_(carried))
+                    .values(generation=gen)
+                )
+                for table in (T_MC, T_GE):
+                    conn.execute(
+                        update(table)
+                        .where(
+                            table.c.generation == current_id, table.c.class_index.not_in(classes)
+                        )
+                        .values(generation=gen)
+                    )
+                conn.execute(
+                    update(T_CONCEPT)
+                    .where(T_CONCEPT.c.last_generation == current_id, others)
+                    .values(last_generation=gen)
+                )
+            for table in (T_AC, T_MC, T_GE):
+                conn.execute(delete(table).where(table.c.generation != gen))
+            if cleaned_updates:
+                conn.execute(
+                    update(T_ANSWER).where(T_ANSWER.c.id == bindparam("b_id")),
+                    [{"b_id": k, "cleaned": v} for k, v in cleaned_updates.items()],
+                )
+            self._recompute_points(conn, classes, gen)
+            conn.execute(update(T_GEN).where(T_GEN.c.is_current).values(is_current=False))
+            conn.execute(
+                update(T_GEN)
+                .where(T_GEN.c.id == gen)
+                .values(is_current=True, status="done", finished_at=utcnow(), answers_seen=max_id)
+            )
+
+    def _recompute_points(self, conn: Connection, classes: list[int], gen: int | None) -> None:
+        """points = guess + streak points + per answer its reconciled bonus (this generation's
+        AnswerConcept) or else its provisional one, for everyone with answers in `classes`."""
+        affected = list(
+            conn.execute(
+                select(T_PLAY.c.participant_id)
+                .select_from(
+                    T_ANSWER.join(T_PLAY, T_ANSWER.c.play_id == T_PLAY.c.id).join(
+                        T_CLUSTER, T_PLAY.c.cluster_id == T_CLUSTER.c.id
+                    )
+                )
+                .where(T_CLUSTER.c.class_index.in_(classes))
+                .distinct()
+            ).scalars()
+        )
+        if not affected:
+            return
+        plays = T_PLAY.alias("pl")
+        plays2 = T_PLAY.alias("pl2")
+        game = (
+            select(func.coalesce(func.sum(plays.c.guess_points + plays.c.streak_points), 0))
+            .where(plays.c.participant_id == T_PART.c.id)
+            .scalar_subquery()
+        )
+        bonus = (
+            select(
+                func.coalesce(
+                    func.sum(func.coalesce(T_AC.c.bonus_points, T_ANSWER.c.bonus_points)), 0
+                )
+            )
+            .select_from(
+                T_ANSWER.join(plays2, T_ANSWER.c.play_id == plays2.c.id).outerjoin(
+                    T_AC, and_(T_AC.c.answer_id == T_ANSWER.c.id, T_AC.c.generation == gen)
+                )
+            )
+            .where(plays2.c.participant_id == T_PART.c.id)
+            .scalar_subquery()
+        )
+        for chunk in _chunks(sorted(affected)):
+            ids = list(chunk)
+            if self.engine.dialect.name == "postgresql":
+                # Lock the rows first so a concurrent "points = points + x" from the bot waits
+                # and then applies on top of the recomputed total.
+                conn.execute(select(T_PART.c.id).where(T_PART.c.id.in_(ids)).with_for_update())
+            conn.execute(update(T_PART).where(T_PART.c.id.in_(ids)).values(points=game + bonus))
+
+    def _after_switch(self) -> None:
+        """Write the JSON document of the current generation and delete unreferenced files."""
+        try:
+            with self.engine.connect() as conn:
+                rows = conn.execute(
+                    select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
+                    .where(T_GE.c.generation == self.generation)
+                    .order_by(T_GE.c.class_index, T_GE.c.depth)
+                ).all()
+                merged_maps = conn.execute(
+                    select(T_MC.c.map_file).where(T_MC.c.generation == self.generation)
+                ).scalars()
+                referenced = {JSON_DOCUMENT} | {f for f in merged_maps if f}
+            write_document(self.data_dir, self.generation, rows)
+            for _, _, payload, chart in rows:
+                referenced |= _files_of(payload, chart)
+            _collect_garbage(self.data_dir, referenced)
+        except Exception:  # files are derived; the generation is already switched
+            log.exception("rebuild: could not tidy the charts folder")
+
+
+def _files_of(payload: dict[str, Any], chart: str | None) -> set[str]:
+    files = {chart, payload.get("chart_file"), payload.get("trend_chart_file")}
+    for concept in payload.get("concepts", []):
+        for example in concept.get("examples", []):
+            files.add(example.get("overlay_file"))
+    return {f for f in files if f}
+
+
+def _collect_garbage(data_dir: Path, referenced: set[str]) -> None:
+    charts = data_dir / "charts"
+    if not charts.is_dir():
+        return
+    for path in charts.rglob("*"):
+        if not path.is_file():
+            continue
+        relative = path.relative_to(data_dir).as_posix()
+        if relative not in referenced and not relative.endswith(".tmp"):
+            path.unlink(missing_ok=True)
+
+
+def write_document(data_dir: Path, generation: int | None, rows: Sequence[Any]) -> Path:
+    """DATA_DIR/charts/global_explanations.json: every class's layers for one generation."""
+    classes: dict[int, dict[str, Any]] = {}
+    for class_index, _depth, payload, _chart in rows:
+        entry = classes.setdefault(
+            class_index,
+            {
+                "class_index": class_index,
+                "class_name": payload.get("class_name"),
+                "trend_chart_file": payload.get("trend_chart_file"),
+                "trends": payload.get("trends", []),
+                "layers": [],
+            },
+        )
+        layer = {
+            k: v for k, v in payload.items() if k not in {"trends", "class_name", "class_index"}
+        }
+        entry["layers"].append(layer)
+    document = {"generation": generation, "classes": [classes[c] for c in sorted(classes)]}
+    path = data_dir / JSON_DOCUMENT
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

