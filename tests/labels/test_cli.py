@@ -1,0 +1,47 @@
+"""`inv rebuild`: the same function as /rebuild, with a progress bar and a one-line summary."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine import cli_rebuild
+from storage.cli import main
+from tests.labels.test_rebuild import dog_scenario
+from tests.labels.world import World
+
+
+def test_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["rebuild", "--help"])
+    assert exit_info.value.code == 0
+    assert "rebuild concepts and global explanations" in capsys.readouterr().out
+    parser = argparse.ArgumentParser(prog="inv rebuild")
+    cli_rebuild.add_arguments(parser)
+    assert "--full" in parser.format_help() and "--quiet" in parser.format_help()
+    assert parser.parse_args(["--full"]).full is True
+
+
+def test_unmigrated_database_is_one_clear_line(
+    isolated_settings: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["rebuild"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["inv: the database is not at the newest schema; run `inv init` first"]
+
+
+def test_rebuild_prints_progress_and_summary(
+    world: World, db_engine: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dog_scenario(world)
+    assert main(["rebuild"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("Generation 1: 1 classes rebuilt (0); 10 answers, 3 concepts")
+    assert "100%" in captured.err  # the progress bar reached the end
+    assert main(["rebuild", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("Nothing new to rebuild (generation 1")
+    assert main(["rebuild", "--full", "--quiet"]) == 0
+    assert capsys.readouterr().out.startswith("Generation 2: 1 classes rebuilt (0)")
