@@ -1,0 +1,106 @@
+"""Which challenge a participant gets next (ARCHITECTURE §2 "Assignment").
+
+- never a cluster the participant already has a play for (any outcome, skips included);
+- only clusters with fewer than PLAYS_PER_CHALLENGE counted plays (skips are not counted, so a
+  skipped challenge goes back to others);
+- among those, the ones closest to done first (most counted plays), ties at random;
+- a gold challenge with probability GOLD_RATE when one is available (always gold when nothing
+  else is left, never gold when no gold is left);
+- at most DAILY_CAP challenges per participant in any 24 hours.
+
+`choose` and `daily_cap_reached` decide; `load_candidates` and `served_since` only read.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import case, func
+from sqlmodel import Session, select
+
+from storage.models import Cluster, Play
+
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    cluster_id: int
+    plays: int
+    is_gold: bool
+
+
+def choose(
+    candidates: Sequence[Candidate], *, gold_rate: float, rng: random.Random
+) -> Candidate | None:
+    """The next challenge among `candidates` (all eligible), or None when there is none."""
+    if not candidates:
+        return None
+    gold = [c for c in candidates if c.is_gold]
+    regular = [c for c in candidates if not c.is_gold]
+    pool = gold or regular
+    if gold and regular and rng.random() >= gold_rate:
+        pool = regular
+    top = max(c.plays for c in pool)
+    return rng.choice([c for c in pool if c.plays == top])
+
+
+def daily_cap_reached(served_last_day: int, cap: int) -> bool:
+    return served_last_day >= cap
+
+
+def counted_plays():
+    """SQL: 1 for a play that counts toward retirement (anything but a skip), 0 otherwise."""
+    return func.coalesce(
+        func.sum(case((Play.id.is_(None), 0), (Play.outcome == "skip", 0), else_=1)), 0
+    )
+
+
+def load_candidates(
+    session: Session, participant_id: int, plays_per_challenge: int
+) -> list[Candidate]:
+    """Active clusters this participant never had, with fewer than `plays_per_challenge` plays."""
+    mine = select(Play.cluster_id).where(Play.participant_id == participant_id)
+    count = counted_plays()
+    rows = session.exec(
+        select(Cluster.id, Cluster.is_gold, count)
+        .outerjoin(Play, Play.cluster_id == Cluster.id)
+        .where(Cluster.active.is_(True), Cluster.id.not_in(mine))
+        .group_by(Cluster.id, Cluster.is_gold)
+        .having(count < plays_per_challenge)
+    ).all()
+    return [Candidate(cluster_id, int(plays), bool(is_gold)) for cluster_id, is_gold, plays in rows]
+
+
+def served_since(session: Session, participant_id: int, since: datetime) -> int:
+    return int(
+        session.exec(
+            select(func.count())
+            .select_from(Play)
+            .where(Play.participant_id == participant_id, Play.served_at >= since)
+        ).one()
+    )
+
+
+def pick_options(
+    correct: int, collection: Sequence[int], model_classes: int, *, n: int, rng: random.Random
+) -> list[int]:
+    """Shuffled class choices: the right one plus distractors from the collection's other
+    classes, padded with other classes of the model when the collection has too few.
+
+    `n` is clipped to 4..10 and to the number of classes the model has.
+    """
+    n = max(4, min(10, n))
+    n = min(n, model_classes)
+    others = [c for c in dict.fromkeys(collection) if c != correct and 0 <= c < model_classes]
+    picked = rng.sample(others, min(len(others), n - 1))
+    if len(picked) < n - 1:
+        used = {correct, *picked}
+        pool = [c for c in range(model_classes) if c not in used]
+        picked += rng.sample(pool, min(len(pool), n - 1 - len(picked)))
+    options = [correct, *picked]
+    rng.shuffle(options)
+    return options

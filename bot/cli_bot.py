@@ -1,0 +1,109 @@
+"""`inv bot`: run the Telegram bot (long polling by default, or a webhook for production).
+
+Polling needs nothing but TELEGRAM_BOT_TOKEN. With --webhook-url (or WEBHOOK_URL) the bot
+listens on --listen:--port (WEBHOOK_PORT) and registers the URL with a secret token (WEBHOOK_SECRET,
+or a random one for this run). SIGINT/SIGTERM stop fetching, finish every update already received
+and exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import secrets
+import signal
+import sys
+
+from telegram import Update
+
+from bot.app import build_application
+from storage.db import get_engine
+from storage.migrate import is_at_head
+from storage.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--webhook-url", default=None, help="public HTTPS URL for updates (default: long polling)"
+    )
+    parser.add_argument(
+        "--webhook-secret",
+        default=None,
+        help="secret token Telegram sends back (default: WEBHOOK_SECRET)",
+    )
+    parser.add_argument(
+        "--listen", default="0.0.0.0", help="webhook listen address (default 0.0.0.0)"
+    )
+    parser.add_argument(
+        "--port", type=int, default=None, help="webhook port (default: WEBHOOK_PORT)"
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=16,
+        help="updates of different users processed at once (one user's stay in order)",
+    )
+    parser.add_argument(
+        "--no-rate-limit",
+        action="store_true",
+        help="do not throttle outgoing messages (Telegram may answer 429)",
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = get_settings()
+    if not settings.token:
+        print("inv bot: TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", file=sys.stderr)
+        return 2
+    if args.concurrency < 1:
+        print("inv bot: --concurrency must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        ready = is_at_head(get_engine())
+    except Exception as exc:
+        print(
+            f"inv bot: cannot read the database ({exc.__class__.__name__}); run inv init",
+            file=sys.stderr,
+        )
+        return 1
+    if not ready:
+        print(
+            "inv bot: the database is not at the newest schema; run inv init first", file=sys.stderr
+        )
+        return 1
+    app = build_application(
+        settings, concurrency=args.concurrency, rate_limiter=not args.no_rate_limit
+    )
+    webhook_url = args.webhook_url or settings.webhook_url
+    if webhook_url:
+        if not webhook_url.startswith("https://") and not webhook_url.startswith(
+            "http://127.0.0.1"
+        ):
+            print("inv bot: --webhook-url must be an https:// URL", file=sys.stderr)
+            return 2
+        secret = args.webhook_secret or (
+            settings.webhook_secret.get_secret_value()
+            if settings.webhook_secret
+            else secrets.token_urlsafe(32)
+        )
+        port = args.port or settings.webhook_port
+        return asyncio.run(_webhook(app, webhook_url, secret, args.listen, port))
+    log.info("inv bot: long polling (Ctrl+C stops)")
+    app.run_polling(
+        allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=30, drop_pending_updates=False
+    )
+    return 0
+
+
+async def _webhook(app, url: str, secret: str, listen: str, port: int) -> int:  # type: ignore[no-untyped-def]
+    from bot.webhook import serve_webhook
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve_webhook(app, url=url, secret=secret, listen=listen, port=port, stop=stop)
+    return 0

@@ -1,0 +1,751 @@
+"""The game's operations on the database: plain, synchronous functions, one transaction each.
+
+Handlers call these in the database worker thread and turn the results into replies; nothing
+here knows about Telegram. All state is in the database (`Play.stage` is the state machine:
+reveal → guessing → labelling → done, or reveal/guessing → resigned / skipped), so a restart in
+the middle of a challenge resumes it and a stale button is judged against the stored state.
+
+Refusals are `GameError(code)`; `code` picks the reply text.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import case, delete, func, update
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from bot import assignment, quality, scoring
+from bot.leaderboard import Row, display_name, rank_of, top
+from storage.db import session_scope
+from storage.models import (
+    Answer,
+    Cluster,
+    Export,
+    GroupChat,
+    Image,
+    Model,
+    Participant,
+    Play,
+    RenderedPhoto,
+    utcnow,
+)
+from storage.repo import (
+    AlreadyPlayedError,
+    add_answers,
+    create_play,
+    delete_participant,
+    get_or_create_participant,
+    get_participant,
+    subscribe_group,
+    subscribed_groups,
+    unsubscribe_group,
+)
+from storage.settings import Settings
+
+HINT_LEVEL_COUNT = 6  # engine.render.HINT_LEVELS has six levels (2, 4.5, 8, 13, 20, 30 %)
+HINT_PERCENTS = (2, 4.5, 8, 13, 20, 30)
+N_OPTIONS = 6  # choices offered per guess (the issue allows 4-10)
+OPEN_STAGES = ("reveal", "guessing", "labelling")
+NICKNAME_RE = re.compile(r"[\w\- ]{3,20}")
+
+
+class GameError(Exception):
+    """A refused action; `code` names the reason (see bot.handlers for the replies)."""
+
+    def __init__(self, code: str, **info: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.info = info
+
+
+# ---- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """What a player sees of one play: enough to render, caption and key it."""
+
+    play_id: int
+    cluster_id: int
+    ordinal: int
+    hint_level: int
+    layer_depth: int
+    crop_file: str
+    map_file: str
+    file_id: str | None
+    options: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Finished:
+    play_id: int
+    guess_points: int
+    streak_points: int
+    bonus_points: int
+    labels: int
+    total: int
+    rank: int
+    players: int
+
+
+@dataclass(frozen=True)
+class Started:
+    challenge: Challenge
+    finished: Finished | None
+    skipped: bool
+
+
+@dataclass(frozen=True)
+class Guessed:
+    play_id: int
+    correct: bool
+    fast: bool
+    answer: str
+    guess_points: int
+    streak_points: int
+    ordinal: int
+
+
+@dataclass(frozen=True)
+class Resigned:
+    play_id: int
+    answer: str
+
+
+@dataclass(frozen=True)
+class LabelsAdded:
+    play_id: int
+    labels: tuple[str, ...]
+    flagged: int
+    total: int
+
+
+@dataclass(frozen=True)
+class Score:
+    name: str
+    points: int
+    rank: int
+    players: int
+    played: int
+    correct: int
+    streak: int
+    best_streak: int
+    trust: float
+
+
+@dataclass(frozen=True)
+class Cancelled:
+    skipped: bool
+    finished: Finished | None
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+
+
+def _player(session: Session, telegram_id: int, now: datetime) -> Participant:
+    """The consenting participant for `telegram_id`, marked active and seen."""
+    participant = get_participant(session, telegram_id)
+    if participant is None or participant.consent_at is None:
+        raise GameError("consent")
+    participant.active = True
+    participant.last_seen_at = now
+    return participant
+
+
+def _own_play(session: Session, participant: Participant, play_id: int) -> Play:
+    play = session.get(Play, play_id)
+    if play is None:
+        raise GameError("gone")
+    if play.participant_id != participant.id:
+        raise GameError("not_yours")
+    return play
+
+
+def _open_play(session: Session, participant_id: int) -> Play | None:
+    return session.exec(
+        select(Play)
+        .where(Play.participant_id == participant_id, Play.stage.in_(OPEN_STAGES))  # type: ignore[attr-defined]
+        .order_by(Play.id.desc())  # type: ignore[union-attr]
+    ).first()
+
+
+def _class_names(session: Session, cluster: Cluster) -> list[str]:
+    image = session.get(Image, cluster.image_id)
+    model = session.get(Model, image.model_id) if image else None
+    return list(model.classes) if model else []
+
+
+def _class_name(session: Session, cluster: Cluster) -> str:
+    names = _class_names(session, cluster)
+    return (
+        names[cluster.class_index]
+        if 0 <= cluster.class_index < len(names)
+        else f"class {cluster.class_index}"
+    )
+
+
+def _ordinal(session: Session, participant_id: int) -> int:
+    return int(
+        session.exec(
+            select(func.count()).select_from(Play).where(Play.participant_id == participant_id)
+        ).one()
+    )
+
+
+def _file_id(session: Session, cluster_id: int, level: int) -> str | None:
+    return session.exec(
+        select(RenderedPhoto.telegram_file_id).where(
+            RenderedPhoto.cluster_id == cluster_id, RenderedPhoto.hint_level == level
+        )
+    ).first()
+
+
+def _view(session: Session, play: Play, participant_id: int) -> Challenge:
+    cluster = session.get(Cluster, play.cluster_id)
+    if cluster is None:
+        raise GameError("gone")
+    image = session.get(Image, cluster.image_id)
+    names = _class_names(session, cluster)
+    options = tuple(names[i] if 0 <= i < len(names) else f"class {i}" for i in play.options)
+    return Challenge(
+        play_id=play.id or 0,
+        cluster_id=cluster.id or 0,
+        ordinal=_ordinal(session, participant_id),
+        hint_level=play.hint_level,
+        layer_depth=cluster.depth,
+        crop_file=image.crop_file if image else "",
+        map_file=cluster.map_file,
+        file_id=_file_id(session, cluster.id or 0, play.hint_level),
+        options=options,
+    )
+
+
+def _add_points(session: Session, participant_id: int, delta: int) -> None:
+    # An increment in SQL: the rebuild may recompute points concurrently (it locks the row on
+    # PostgreSQL first), and a read-modify-write here would undo its correction.
+    if delta:
+        session.exec(
+            update(Participant)
+            .where(Participant.id == participant_id)
+            .values(points=Participant.points + delta)  # type: ignore[call-overload]
+        )
+
+
+def _skip(play: Play, participant: Participant, now: datetime) -> None:
+    play.stage = "skipped"
+    play.outcome = "skip"
+    play.finished_at = now
+    participant.streak = scoring.next_streak(participant.streak, correct=None)
+
+
+def _finish(session: Session, play: Play, participant: Participant, now: datetime) -> Finished:
+    """Close a labelling play: provisional agreement bonus, points, rank."""
+    mine = session.exec(select(Answer).where(Answer.play_id == play.id)).all()
+    accepted = [a for a in mine if a.accepted]
+    bonus_total = 0
+    if accepted:
+        others = session.exec(
+            select(Answer.id, Answer.normalized, Play.participant_id, Play.id)
+            .join(Play, Answer.play_id == Play.id)
+            .where(
+                Play.cluster_id == play.cluster_id, Play.id != play.id, Answer.accepted.is_(True)
+            )
+        ).all()
+        votes = [scoring.Vote(aid, pid, part, key) for aid, key, part, pid in others]
+        votes += [
+            scoring.Vote(a.id or 0, play.id or 0, participant.id or 0, a.normalized)
+            for a in accepted
+        ]
+        bonuses = scoring.agreement_bonuses(votes, play_id=play.id or 0)
+        for answer in accepted:
+            answer.bonus_points = bonuses.get(answer.id or 0, 0)
+            bonus_total += answer.bonus_points
+    play.bonus_points = bonus_total
+    play.stage = "done"
+    play.finished_at = now
+    _add_points(session, participant.id or 0, bonus_total)
+    session.flush()
+    points = int(
+        session.exec(select(Participant.points).where(Participant.id == participant.id)).one()
+    )
+    rank, players = rank_of(session, points)
+    return Finished(
+        play.id or 0,
+        play.guess_points,
+        play.streak_points,
+        bonus_total,
+        len(mine),
+        points,
+        rank,
+        players,
+    )
+
+
+def _close_open(
+    session: Session, participant: Participant, now: datetime
+) -> tuple[Finished | None, bool]:
+    play = _open_play(session, participant.id or 0)
+    if play is None:
+        return None, False
+    if play.stage == "labelling":
+        return _finish(session, play, participant, now), False
+    _skip(play, participant, now)
+    return None, True
+
+
+# ---- consent ---------------------------------------------------------------------------------
+
+
+def has_consented(telegram_id: int) -> bool:
+    with session_scope(readonly=True) as session:
+        participant = get_participant(session, telegram_id)
+        return participant is not None and participant.consent_at is not None
+
+
+def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = None) -> bool:
+    """Store the consent decision; True when it changed anything (a second press does not)."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = get_participant(session, telegram_id)
+        if accepted:
+            participant = participant or get_or_create_participant(session, telegram_id)
+            if participant.consent_at is not None:
+                return False
+            participant.consent_at = now
+            participant.consent_declined_at = None
+            participant.active = True
+            participant.last_seen_at = now
+            return True
+        if participant is not None and participant.consent_at is not None:
+            return False  # an old "No" button; leaving is /forget
+        participant = participant or get_or_create_participant(session, telegram_id)
+        participant.consent_declined_at = now
+        return True
+
+
+# ---- the challenge ---------------------------------------------------------------------------
+
+
+def start_challenge(
+    telegram_id: int,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    rng: random.Random | None = None,
+) -> Started:
+    """Close the open play (skip it, or finish its labelling) and serve the next challenge."""
+    now = now or utcnow()
+    rng = rng or random.Random()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        finished, skipped = _close_open(session, participant, now)
+        served = assignment.served_since(session, participant.id or 0, now - assignment.DAY)
+        if assignment.daily_cap_reached(served, settings.daily_cap):
+            raise GameError("daily_cap", cap=settings.daily_cap, finished=finished, skipped=skipped)
+        candidates = assignment.load_candidates(
+            session, participant.id or 0, settings.plays_per_challenge
+        )
+        for _attempt in range(3):
+            choice = assignment.choose(candidates, gold_rate=settings.gold_rate, rng=rng)
+            if choice is None:
+                raise GameError("no_challenges", finished=finished, skipped=skipped)
+            cluster = session.get(Cluster, choice.cluster_id)
+            assert cluster is not None
+            image = session.get(Image, cluster.image_id)
+            assert image is not None
+            names = _class_names(session, cluster)
+            collection = session.exec(
+                select(Image.explained_class).where(Image.model_id == image.model_id).distinct()
+            ).all()
+            options = assignment.pick_options(
+                cluster.class_index, list(collection), len(names), n=N_OPTIONS, rng=rng
+            )
+            try:
+                play = create_play(
+                    session,
+                    participant.id or 0,
+                    cluster.id or 0,
+                    is_gold=cluster.is_gold,
+                    options=options,
+                    chat_id=telegram_id,
+                    served_at=now,
+                )
+            except AlreadyPlayedError:
+                candidates = [c for c in candidates if c.cluster_id != choice.cluster_id]
+                continue
+            return Started(_view(session, play, participant.id or 0), finished, skipped)
+        raise GameError("no_challenges", finished=finished, skipped=skipped)
+
+
+def attach_message(play_id: int, chat_id: int, message_id: int) -> None:
+    """Remember which message shows the play (replies to it are recognised later)."""
+    with session_scope() as session:
+        play = session.get(Play, play_id)
+        if play is not None:
+            play.chat_id = chat_id
+            play.message_id = message_id
+
+
+def remember_photo(cluster_id: int, hint_level: int, file_id: str) -> None:
+    """Store Telegram's file_id for a rendered challenge photo (first upload wins)."""
+    with session_scope() as session:
+        if _file_id(session, cluster_id, hint_level) is not None:
+            return
+        try:
+            with session.begin_nested():
+                session.add(
+                    RenderedPhoto(
+                        cluster_id=cluster_id, hint_level=hint_level, telegram_file_id=file_id
+                    )
+                )
+                session.flush()
+        except IntegrityError:
+            pass  # another upload of the same photo stored its file_id first
+
+
+def forget_photo(cluster_id: int, hint_level: int) -> None:
+    """Drop a file_id Telegram no longer accepts (e.g. after changing the bot token)."""
+    with session_scope() as session:
+        session.exec(
+            delete(RenderedPhoto).where(
+                RenderedPhoto.cluster_id == cluster_id, RenderedPhoto.hint_level == hint_level
+            )  # type: ignore[call-overload]
+        )
+
+
+def show_more(
+    telegram_id: int, play_id: int, seen_level: int, *, now: datetime | None = None
+) -> Challenge:
+    """Raise the hint level of a play in the reveal stage (one level per press)."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        play = _own_play(session, participant, play_id)
+        if play.stage != "reveal":
+            raise GameError("expired")
+        if play.hint_level != seen_level:
+            raise GameError("already")  # a double tap, or a retry of a press already served
+        if play.hint_level >= HINT_LEVEL_COUNT - 1:
+            raise GameError("hint_max")
+        play.hint_level += 1
+        return _view(session, play, participant.id or 0)
+
+
+def open_guess(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Challenge:
+    """Show the choices: reveal → guessing (pressing again shows the same choices)."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        play = _own_play(session, participant, play_id)
+        if play.stage not in ("reveal", "guessing"):
+            raise GameError("expired")
+        play.stage = "guessing"
+        return _view(session, play, participant.id or 0)
+
+
+def make_guess(
+    telegram_id: int, play_id: int, option: int, settings: Settings, *, now: datetime | None = None
+) -> Guessed:
+    """Judge a choice: points, streak, gold statistics and trust; guessing → labelling."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        play = _own_play(session, participant, play_id)
+        if play.stage != "guessing":
+            raise GameError("already" if play.guessed_at is not None else "expired")
+        if not 0 <= option < len(play.options):
+            raise GameError("invalid")
+        cluster = session.get(Cluster, play.cluster_id)
+        if cluster is None:
+            raise GameError("gone")
+        guessed = play.options[option]
+        correct = guessed == cluster.class_index
+        fast = quality.is_fast(play.served_at, now, settings.min_answer_seconds)
+        streak = scoring.next_streak(participant.streak, correct=correct, fast=fast)
+        gp = scoring.guess_points(play.hint_level, correct=correct, fast=fast)
+        sp = scoring.streak_points(streak) if correct and not fast else 0
+        play.stage = "labelling"
+        play.outcome = "win" if correct else "lose"
+        play.guessed_class = guessed
+        play.correct = correct
+        play.guess_points = gp
+        play.streak_points = sp
+        play.guessed_at = now
+        participant.streak = streak
+        participant.best_streak = max(participant.best_streak, streak)
+        if play.is_gold:
+            participant.gold_seen += 1
+            participant.gold_correct += int(correct)
+            participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
+        session.flush()
+        _add_points(session, participant.id or 0, gp + sp)
+        return Guessed(
+            play.id or 0,
+            correct,
+            fast,
+            _class_name(session, cluster),
+            gp,
+            sp,
+            _ordinal(session, participant.id or 0),
+        )
+
+
+def resign(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Resigned:
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        play = _own_play(session, participant, play_id)
+        if play.stage not in ("reveal", "guessing"):
+            raise GameError("expired")
+        cluster = session.get(Cluster, play.cluster_id)
+        if cluster is None:
+            raise GameError("gone")
+        play.stage = "resigned"
+        play.outcome = "resign"
+        play.finished_at = now
+        participant.streak = scoring.next_streak(participant.streak, correct=False)
+        return Resigned(play.id or 0, _class_name(session, cluster))
+
+
+def add_labels(
+    telegram_id: int,
+    text: str,
+    settings: Settings,
+    *,
+    reply_to_message_id: int | None = None,
+    now: datetime | None = None,
+) -> LabelsAdded:
+    """Record a message of labels for the play in the labelling stage (one Answer per label)."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        play = _open_play(session, participant.id or 0)
+        if reply_to_message_id is not None:
+            replied = session.exec(
+                select(Play).where(
+                    Play.participant_id == participant.id, Play.message_id == reply_to_message_id
+                )
+            ).first()
+            if replied is not None and (play is None or replied.id != play.id):
+                raise GameError("finished_challenge")
+        if play is None:
+            raise GameError("no_labelling")
+        if play.stage != "labelling":
+            raise GameError("not_guessed")
+        parsed = quality.parse_labels(text, max_length=settings.max_label_length)
+        if parsed.problem is not None:
+            raise GameError(parsed.problem, limit=settings.max_label_length)
+        existing = session.exec(select(Answer.normalized).where(Answer.play_id == play.id)).all()
+        recent = session.exec(
+            select(Answer.raw_message, Answer.created_at)
+            .join(Play, Answer.play_id == Play.id)
+            .where(Play.participant_id == participant.id)
+            .order_by(Answer.id.desc())  # type: ignore[union-attr]
+            .limit(quality.DUPLICATE_HISTORY + quality.FLOOD_MAX_LABELS)
+        ).all()
+        other_messages = list(
+            dict.fromkeys(
+                raw
+                for raw, _ in session.exec(
+                    select(Answer.raw_message, Answer.id)
+                    .join(Play, Answer.play_id == Play.id)
+                    .where(Play.participant_id == participant.id, Play.id != play.id)
+                    .order_by(Answer.id.desc())  # type: ignore[union-attr]
+                    .limit(quality.DUPLICATE_HISTORY * 3)
+                ).all()
+            )
+        )
+        history = quality.History(
+            play_keys=set(existing),
+            play_label_count=len(existing),
+            recent_messages=other_messages,
+            recent_label_times=[created for _, created in recent],
+        )
+        play_fast = play.guessed_at is not None and quality.is_fast(
+            play.served_at, play.guessed_at, settings.min_answer_seconds
+        )
+        flags = quality.label_flags(parsed.labels, text, history, now=now, play_fast=play_fast)
+        answers = add_answers(session, play, text, list(parsed.labels))
+        flagged = 0
+        for answer, answer_flags in zip(answers, flags, strict=True):
+            answer.normalized = scoring.normalize_label(answer.label)
+            answer.flags = quality.flags_text(answer_flags)
+            answer.accepted = not answer_flags
+            answer.created_at = now
+            flagged += bool(answer_flags)
+        return LabelsAdded(play.id or 0, parsed.labels, flagged, len(existing) + len(answers))
+
+
+def finish_labels(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Finished:
+    """Done: labelling → done, with the provisional agreement bonus."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = _player(session, telegram_id, now)
+        play = _own_play(session, participant, play_id)
+        if play.stage == "done":
+            raise GameError("already")
+        if play.stage != "labelling":
+            raise GameError("expired")
+        return _finish(session, play, participant, now)
+
+
+def cancel(telegram_id: int, *, now: datetime | None = None) -> Cancelled:
+    """Leave the pending step: skip a challenge not guessed yet, or finish its labelling."""
+    now = now or utcnow()
+    with session_scope() as session:
+        participant = get_participant(session, telegram_id)
+        if participant is None or participant.consent_at is None:
+            return Cancelled(False, None)
+        finished, skipped = _close_open(session, participant, now)
+        return Cancelled(skipped, finished)
+
+
+# ---- score, leaderboard, nickname, forget ------------------------------------------------------
+
+
+def score(telegram_id: int) -> Score:
+    with session_scope(readonly=True) as session:
+        participant = get_participant(session, telegram_id)
+        if participant is None or participant.consent_at is None:
+            raise GameError("consent")
+        right = case((Play.correct.is_(True), 1), else_=0)
+        counts = session.exec(
+            select(func.count(), func.coalesce(func.sum(right), 0))
+            .select_from(Play)
+            .where(
+                Play.participant_id == participant.id, Play.outcome.in_(("win", "lose", "resign"))
+            )  # type: ignore[union-attr]
+        ).one()
+        rank, players = rank_of(session, participant.points)
+        return Score(
+            display_name(participant.nickname, participant.pseudonym),
+            participant.points,
+            rank,
+            players,
+            int(counts[0]),
+            int(counts[1]),
+            participant.streak,
+            participant.best_streak,
+            participant.trust,
+        )
+
+
+def leaderboard(telegram_id: int | None = None) -> tuple[list[Row], Row | None, int]:
+    """Top players, the caller's own row (when they play) and the number of players."""
+    with session_scope(readonly=True) as session:
+        me = get_participant(session, telegram_id) if telegram_id is not None else None
+        me_id = me.id if me is not None and me.consent_at is not None else None
+        rows = top(session, me=me_id)
+        mine = None
+        players = rank_of(session, 0)[1]
+        if me is not None and me_id is not None:
+            rank, players = rank_of(session, me.points)
+            mine = Row(rank, display_name(me.nickname, me.pseudonym), me.points, True)
+        return rows, mine, players
+
+
+def validate_nickname(name: str) -> str | None:
+    """The cleaned nickname, or None when it is not acceptable."""
+    cleaned = " ".join(name.split())
+    if not NICKNAME_RE.fullmatch(cleaned) or not any(ch.isalpha() for ch in cleaned):
+        return None
+    if re.fullmatch(r"player-[0-9a-f]{1,16}", cleaned.lower()) or re.fullmatch(
+        r"[0-9a-f]{16}", cleaned.lower()
+    ):
+        return None  # would impersonate a pseudonym
+    return cleaned
+
+
+def current_name(telegram_id: int) -> str:
+    with session_scope(readonly=True) as session:
+        participant = get_participant(session, telegram_id)
+        if participant is None or participant.consent_at is None:
+            raise GameError("consent")
+        return display_name(participant.nickname, participant.pseudonym)
+
+
+def set_nickname(telegram_id: int, name: str) -> str:
+    cleaned = validate_nickname(name)
+    if cleaned is None:
+        raise GameError("nickname_invalid")
+    with session_scope() as session:
+        participant = get_participant(session, telegram_id)
+        if participant is None or participant.consent_at is None:
+            raise GameError("consent")
+        taken = session.exec(
+            select(Participant.id).where(
+                func.lower(Participant.nickname) == cleaned.lower(),
+                Participant.id != participant.id,
+            )
+        ).first()
+        if taken is not None:
+            raise GameError("nickname_taken")
+        participant.nickname = cleaned
+        try:
+            session.flush()
+        except IntegrityError:
+            raise GameError("nickname_taken") from None
+        return cleaned
+
+
+def forget(telegram_id: int) -> bool:
+    """Delete the participant and, by cascade, every play and answer they gave."""
+    with session_scope() as session:
+        participant = get_participant(session, telegram_id)
+        if participant is None:
+            return False
+        session.exec(delete(Export).where(Export.requested_by == participant.pseudonym))  # type: ignore[call-overload]
+        return delete_participant(session, participant.id or 0)
+
+
+def set_active(telegram_id: int, active: bool) -> bool:
+    """Mark a participant (in)active, e.g. after they blocked the bot; False if unknown."""
+    with session_scope() as session:
+        participant = get_participant(session, telegram_id)
+        if participant is None:
+            return False
+        participant.active = active
+        return True
+
+
+# ---- groups ------------------------------------------------------------------------------------
+
+
+def subscribe(chat_id: int, title: str) -> None:
+    with session_scope() as session:
+        subscribe_group(session, chat_id, title)
+
+
+def unsubscribe(chat_id: int) -> bool:
+    with session_scope() as session:
+        return unsubscribe_group(session, chat_id)
+
+
+def migrate_group(old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: its id changed."""
+    with session_scope() as session:
+        group = session.exec(select(GroupChat).where(GroupChat.chat_id == old_chat_id)).first()
+        if group is not None:
+            clash = session.exec(select(GroupChat).where(GroupChat.chat_id == new_chat_id)).first()
+            if clash is not None:
+                session.delete(clash)
+                session.flush()
+            group.chat_id = new_chat_id
+
+
+def groups_to_announce() -> list[int]:
+    with session_scope(readonly=True) as session:
+        return [g.chat_id for g in subscribed_groups(session)]
+
+
+def record_announcement(chat_id: int, message_id: int, *, now: datetime | None = None) -> None:
+    with session_scope() as session:
+        group = session.exec(select(GroupChat).where(GroupChat.chat_id == chat_id)).first()
+        if group is not None:
+            group.last_announced_at = now or utcnow()
+            group.announce_message_id = message_id

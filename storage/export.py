@@ -1,0 +1,494 @@
+"""The research export: one zip of pseudonymised CSV/JSON tables, charts and a manifest.
+
+`write_export()` is what `inv export --out FILE` and the bot's /export both call. It reads one
+consistent snapshot of the database (a read transaction; REPEATABLE READ on PostgreSQL) and writes
+
+    manifest.json              model(s), layers, parameters, schema version, counts, columns
+    participants.csv           pseudonym, consent, trust, points ... (no Telegram id, no nickname)
+    plays.csv                  every play, the participant as pseudonym (no chat or message ids)
+    answers.csv                one row per label, with the raw message it came from
+    clusters.csv, images.csv, layers.csv
+    concepts.csv, answer_concepts.csv, merged_clusters.csv    the current generation, if any
+    global_explanations.json   the current generation's explanations
+    charts/*.png               the current generation's charts that exist under DATA_DIR
+
+Raw Telegram ids, Telegram names and nicknames never appear: a participant is
+HMAC-SHA256(PSEUDONYM_SECRET, Telegram id) truncated (storage.privacy). The module imports neither
+telegram nor torch.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Column, Select, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from storage.db import get_engine, session_scope
+from storage.migrate import current_revision, head_revision
+from storage.models import (
+    Answer,
+    AnswerConcept,
+    Cluster,
+    Concept,
+    ExplainedLayer,
+    Export,
+    Generation,
+    GlobalExplanation,
+    Image,
+    MergedCluster,
+    Model,
+    Participant,
+    Play,
+    utcnow,
+)
+from storage.privacy import PSEUDONYM_LENGTH
+from storage.settings import get_settings
+
+EXPORT_FORMAT = 1
+EXPORTS_DIR = "exports"
+TELEGRAM_DOCUMENT_LIMIT = 50 * 1024 * 1024  # sendDocument's limit through the cloud Bot API
+
+P = Participant.__table__.c
+PL = Play.__table__.c
+A = Answer.__table__.c
+C = Cluster.__table__.c
+I = Image.__table__.c  # noqa: E741  (table alias)
+L = ExplainedLayer.__table__.c
+CO = Concept.__table__.c
+AC = AnswerConcept.__table__.c
+MC = MergedCluster.__table__.c
+GE = GlobalExplanation.__table__.c
+
+# Exported columns per table. Anything identifying is left out on purpose: participant.id and
+# telegram_id and nickname, play.chat_id / message_id / poll_id (a private chat id IS the user id).
+PARTICIPANT_COLUMNS: tuple[Column[Any], ...] = (
+    P.pseudonym,
+    P.consent_at,
+    P.consent_declined_at,
+    P.active,
+    P.trust,
+    P.gold_seen,
+    P.gold_correct,
+    P.points,
+    P.streak,
+    P.best_streak,
+    P.created_at,
+    P.last_seen_at,
+)
+PLAY_COLUMNS = (
+    PL.id,
+    P.pseudonym.label("participant"),
+    PL.cluster_id,
+    PL.stage,
+    PL.outcome,
+    PL.is_gold,
+    PL.hint_level,
+    PL.options,
+    PL.guessed_class,
+    PL.correct,
+    PL.guess_points,
+    PL.streak_points,
+    PL.bonus_points,
+    PL.served_at,
+    PL.guessed_at,
+    PL.finished_at,
+)
+ANSWER_COLUMNS = (
+    A.id,
+    A.play_id,
+    P.pseudonym.label("participant"),
+    PL.cluster_id,
+    A.raw_message,
+    A.label,
+    A.normalized,
+    A.cleaned,
+    A.hint_level,
+    A.flags,
+    A.accepted,
+    A.bonus_points,
+    A.created_at,
+)
+CLUSTER_COLUMNS = (
+    C.id,
+    C.image_id,
+    C.layer_id,
+    C.class_index,
+    C.layer_name,
+    C.depth,
+    C.rank,
+    C.weight,
+    C.n_maps,
+    C.channels,
+    C.map_file,
+    C.is_gold,
+    C.active,
+)
+IMAGE_COLUMNS = (
+    I.id,
+    I.model_id,
+    I.sha256,
+    I.config_key,
+    I.source_path,
+    I.crop_file,
+    I.width,
+    I.height,
+    I.true_class,
+    I.predicted_class,
+    I.predicted_prob,
+    I.explained_class,
+)
+LAYER_COLUMNS = (
+    L.id,
+    L.image_id,
+    L.layer_name,
+    L.depth,
+    L.channels,
+    L.kept_channels,
+    L.height,
+    L.width,
+    L.kept_weight,
+    L.gradcam_file,
+)
+CONCEPT_COLUMNS = (
+    CO.id,
+    CO.class_index,
+    CO.name,
+    CO.phrases,
+    CO.first_generation,
+    CO.last_generation,
+)
+ANSWER_CONCEPT_COLUMNS = (AC.answer_id, AC.concept_id, AC.generation, AC.bonus_points)
+MERGED_COLUMNS = (
+    MC.id,
+    MC.generation,
+    MC.image_id,
+    MC.class_index,
+    MC.layer_name,
+    MC.depth,
+    MC.member_cluster_ids,
+    MC.weight,
+    MC.n_maps,
+    MC.best_concept_id,
+    MC.best_score,
+    MC.label_scores,
+    MC.map_file,
+)
+
+# Settings that shaped the data (no secrets, no paths to the operator's files).
+PARAMETER_SETTINGS = (
+    "model",
+    "layers",
+    "reduction",
+    "plays_per_challenge",
+    "gold_rate",
+    "daily_cap",
+    "min_answer_seconds",
+    "max_label_length",
+    "rebuild_interval",
+    "leaderboard_interval",
+    "spacy_model",
+    "sbert_model",
+)
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    path: Path
+    size_bytes: int
+    sha256: str
+    counts: dict[str, int]
+    manifest: dict[str, Any]
+
+    @property
+    def fits_telegram(self) -> bool:
+        return self.size_bytes <= TELEGRAM_DOCUMENT_LIMIT
+
+
+def default_path(now: datetime | None = None) -> Path:
+    now = now or utcnow()
+    return get_settings().data_dir / EXPORTS_DIR / f"inv-export-{now:%Y%m%dT%H%M%S}Z.zip"
+
+
+def _cell(value: Any) -> Any:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return value
+
+
+def _column_names(columns: Sequence[Any]) -> list[str]:
+    return [c.key if hasattr(c, "key") else str(c) for c in columns]
+
+
+def _write_csv(
+    zf: zipfile.ZipFile, name: str, columns: Sequence[Any], rows: Iterable[Sequence[Any]]
+) -> int:
+    count = 0
+    with zf.open(name, "w") as raw, io.TextIOWrapper(raw, encoding="utf-8", newline="") as text:
+        writer = csv.writer(text)
+        writer.writerow(_column_names(columns))
+        for row in rows:
+            writer.writerow([_cell(v) for v in row])
+            count += 1
+    return count
+
+
+def _rows(session: Session, query: Select[Any]) -> Iterable[Sequence[Any]]:
+    yield from session.connection().execute(query.execution_options(yield_per=2000))
+
+
+def _current_generation(session: Session) -> int | None:
+    return (
+        session.connection()
+        .execute(
+            select(Generation.__table__.c.id).where(Generation.__table__.c.is_current.is_(True))
+        )
+        .scalar()
+    )
+
+
+def _models(session: Session) -> list[dict[str, Any]]:
+    t = Model.__table__.c
+    rows = (
+        session.connection()
+        .execute(
+            select(t.id, t.name, t.weights_hash, t.num_classes, t.classes, t.input_size).order_by(
+                t.id
+            )
+        )
+        .all()
+    )
+    return [
+        {
+            "id": r.id,
+            "name": r.name,
+            "weights_hash": r.weights_hash,
+            "num_classes": r.num_classes,
+            "classes": list(r.classes),
+            "input_size": r.input_size,
+        }
+        for r in rows
+    ]
+
+
+def _parameters(session: Session) -> dict[str, Any]:
+    settings = get_settings()
+    params: dict[str, Any] = {name: getattr(settings, name) for name in PARAMETER_SETTINGS}
+    params["weights"] = Path(settings.weights).name if settings.weights else None
+    params["config_keys"] = sorted(
+        session.connection().execute(select(I.config_key).distinct()).scalars().all()
+    )
+    params["pseudonym"] = (
+        f"HMAC-SHA256(PSEUDONYM_SECRET, telegram id), first {PSEUDONYM_LENGTH} hex characters"
+    )
+    return params
+
+
+def write_export(
+    out: str | Path | None = None,
+    *,
+    engine: Engine | None = None,
+    requested_by: str = "cli",
+    now: datetime | None = None,
+) -> ExportResult:
+    """Write the export zip to `out` (default: DATA_DIR/exports/inv-export-<time>.zip)."""
+    now = now or utcnow()
+    engine = engine or get_engine()
+    path = Path(out) if out is not None else default_path(now)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    settings = get_settings()
+    fd, tmp_name = tempfile.mkstemp(prefix=".inv-export-", suffix=".zip", dir=path.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    counts: dict[str, int] = {}
+    files: dict[str, dict[str, Any]] = {}
+    try:
+        with session_scope(engine, readonly=True) as session:
+            if engine.dialect.name == "postgresql":
+                # One snapshot for every table, so the manifest's counts match the files.
+                session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+            generation = _current_generation(session)
+            models = _models(session)
+            with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+
+                def table(name: str, columns: Sequence[Any], query: Select[Any], key: str) -> None:
+                    counts[key] = _write_csv(zf, name, columns, _rows(session, query))
+                    files[name] = {"rows": counts[key], "columns": _column_names(columns)}
+
+                table(
+                    "participants.csv",
+                    PARTICIPANT_COLUMNS,
+                    select(*PARTICIPANT_COLUMNS).order_by(P.pseudonym),
+                    "participants",
+                )
+                table(
+                    "plays.csv",
+                    PLAY_COLUMNS,
+                    select(*PLAY_COLUMNS)
+                    .join_from(Play.__table__, Participant.__table__, PL.participant_id == P.id)
+                    .order_by(PL.id),
+                    "plays",
+                )
+                table(
+                    "answers.csv",
+                    ANSWER_COLUMNS,
+                    select(*ANSWER_COLUMNS)
+                    .join_from(Answer.__table__, Play.__table__, A.play_id == PL.id)
+                    .join(Participant.__table__, PL.participant_id == P.id)
+                    .order_by(A.id),
+                    "answers",
+                )
+                table(
+                    "clusters.csv",
+                    CLUSTER_COLUMNS,
+                    select(*CLUSTER_COLUMNS).order_by(C.id),
+                    "clusters",
+                )
+                table("images.csv", IMAGE_COLUMNS, select(*IMAGE_COLUMNS).order_by(I.id), "images")
+                table("layers.csv", LAYER_COLUMNS, select(*LAYER_COLUMNS).order_by(L.id), "layers")
+                gen = generation if generation is not None else -1
+                table(
+                    "concepts.csv",
+                    CONCEPT_COLUMNS,
+                    select(*CONCEPT_COLUMNS)
+                    .where(CO.first_generation <= gen, CO.last_generation >= gen)
+                    .order_by(CO.id),
+                    "concepts",
+                )
+                table(
+                    "answer_concepts.csv",
+                    ANSWER_CONCEPT_COLUMNS,
+                    select(*ANSWER_CONCEPT_COLUMNS)
+                    .where(AC.generation == gen)
+                    .order_by(AC.answer_id),
+                    "answer_concepts",
+                )
+                table(
+                    "merged_clusters.csv",
+                    MERGED_COLUMNS,
+                    select(*MERGED_COLUMNS).where(MC.generation == gen).order_by(MC.id),
+                    "merged_clusters",
+                )
+                counts["global_explanations"], counts["charts"] = _write_globals(
+                    zf, session, gen, settings.data_dir
+                )
+                files["global_explanations.json"] = {"rows": counts["global_explanations"]}
+                layers = [
+                    {"layer_name": name, "depth": depth}
+                    for name, depth in session.connection()
+                    .execute(
+                        select(L.layer_name, L.depth).distinct().order_by(L.depth, L.layer_name)
+                    )
+                    .all()
+                ]
+                manifest = {
+                    "format": EXPORT_FORMAT,
+                    "created_at": now.isoformat(),
+                    "inv_version": _version(),
+                    "schema_version": current_revision(engine),
+                    "schema_head": head_revision(),
+                    "database": engine.dialect.name,
+                    "requested_by": requested_by,
+                    "generation": generation,
+                    "models": models,
+                    "layers": layers,
+                    "parameters": _parameters(session),
+                    "counts": counts,
+                    "files": files,
+                }
+                zf.writestr(
+                    "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
+                )
+        digest = hashlib.sha256()
+        with tmp.open("rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(chunk)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    size = path.stat().st_size
+    with session_scope(engine) as session:
+        session.add(
+            Export(
+                path=str(path),
+                size_bytes=size,
+                sha256=digest.hexdigest(),
+                counts=counts,
+                requested_by=requested_by[:64],
+                created_at=now,
+            )
+        )
+    return ExportResult(path, size, digest.hexdigest(), counts, manifest)
+
+
+def _write_globals(
+    zf: zipfile.ZipFile, session: Session, generation: int, data_dir: Path
+) -> tuple[int, int]:
+    rows = (
+        session.connection()
+        .execute(
+            select(GE.class_index, GE.layer_name, GE.depth, GE.payload, GE.chart_file)
+            .where(GE.generation == generation)
+            .order_by(GE.class_index, GE.depth)
+        )
+        .all()
+    )
+    charts = 0
+    document = []
+    written: set[str] = set()
+    for row in rows:
+        chart = None
+        if row.chart_file:
+            source = (data_dir / row.chart_file).resolve()
+            if source.is_file() and data_dir.resolve() in source.parents:
+                chart = f"charts/{Path(row.chart_file).name}"
+                if chart not in written:
+                    zf.write(source, chart)
+                    written.add(chart)
+                    charts += 1
+        document.append(
+            {
+                "class_index": row.class_index,
+                "layer_name": row.layer_name,
+                "depth": row.depth,
+                "payload": row.payload,
+                "chart": chart,
+            }
+        )
+    zf.writestr(
+        "global_explanations.json",
+        json.dumps(
+            {"generation": generation if generation >= 0 else None, "explanations": document},
+            indent=2,
+            ensure_ascii=False,
+            default=str,
+        ),
+    )
+    return len(document), charts
+
+
+def _version() -> str:
+    try:
+        return version("inv")
+    except PackageNotFoundError:
+        return "unknown"
