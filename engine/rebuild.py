@@ -153,8 +153,10 @@ class RebuildLock:
                     name=self.name, holder=self.holder, acquired_at=now, expires_at=now + self.ttl
                 )
                 .on_conflict_do_nothing(index_elements=["name"])
+                # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT.
+                .returning(T_LOCK.c.name)
             )
-            acquired = result.rowcount == 1
+            acquired = result.first() is not None
         if acquired:
             self._refreshed = time.monotonic()
         return acquired

@@ -38,5 +38,6 @@ def _fresh_rebuild_pipelines() -> Iterator[None]:
 
 
 @pytest.fixture
-def world(db_engine: Engine, isolated_settings: Path, sbert_loaded: str) -> World:
-    return build_world(db_engine, isolated_settings)
+def world(any_db_engine: Engine, isolated_settings: Path, sbert_loaded: str) -> World:
+    """A small explained collection on SQLite, and on PostgreSQL when a server is configured."""
+    return build_world(any_db_engine, isolated_settings)

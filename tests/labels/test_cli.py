@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -34,7 +33,7 @@ def test_unmigrated_database_is_one_clear_line(
 
 
 def test_rebuild_prints_progress_and_summary(
-    world: World, db_engine: Any, capsys: pytest.CaptureFixture[str]
+    world: World, capsys: pytest.CaptureFixture[str]
 ) -> None:
     dog_scenario(world)
     assert main(["rebuild"]) == 0

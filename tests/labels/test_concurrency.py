@@ -35,7 +35,7 @@ def _other_process_rebuild() -> str:
     return out.stdout.strip()
 
 
-def test_simultaneous_triggers_run_one_rebuild(world: World, db_engine: Any) -> None:
+def test_simultaneous_triggers_run_one_rebuild(world: World) -> None:
     dog_scenario(world)
     inside, release = threading.Event(), threading.Event()
     results: list[RebuildReport] = []
@@ -57,42 +57,40 @@ def test_simultaneous_triggers_run_one_rebuild(world: World, db_engine: Any) -> 
     assert not same_process.ran and "Another rebuild is running" in same_process.summary()
     assert other_process.startswith("False |")
     assert results and results[0].ok and results[0].generation == 1
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         assert len(s.exec(select(Generation)).all()) == 1
         assert s.exec(select(JobLock)).all() == []  # released
 
 
-def test_a_lock_row_of_another_process_blocks_until_it_expires(
-    world: World, db_engine: Any
-) -> None:
+def test_a_lock_row_of_another_process_blocks_until_it_expires(world: World) -> None:
     dog_scenario(world)
-    with session_scope(db_engine) as s:
+    with session_scope(world.engine) as s:
         s.add(
             JobLock(
                 name="rebuild", holder="elsewhere:1", expires_at=utcnow() + timedelta(minutes=5)
             )
         )
     assert rebuild().ran is False
-    with session_scope(db_engine) as s:
+    with session_scope(world.engine) as s:
         lock = s.get(JobLock, "rebuild")
         lock.expires_at = utcnow() - timedelta(seconds=1)  # its holder died long ago
     report = rebuild()
     assert report.ok and report.classes_rebuilt == [DOG]
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         assert s.get(JobLock, "rebuild") is None
 
 
-def test_a_rebuild_that_lost_its_lock_does_not_switch(world: World, db_engine: Any) -> None:
+def test_a_rebuild_that_lost_its_lock_does_not_switch(world: World) -> None:
     dog_scenario(world)
 
     def steal(stage: str, fraction: float) -> None:
         if stage == "score":
-            with session_scope(db_engine) as s:
+            with session_scope(world.engine) as s:
                 s.exec(text("UPDATE job_lock SET holder = 'thief'"))
 
     report = rebuild(progress=steal)
     assert report.ran and report.error and "LockLost" in report.error
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         assert s.exec(select(Generation).where(Generation.is_current)).all() == []
 
 
@@ -108,17 +106,16 @@ def _stable(snap: dict[str, list[tuple[Any, ...]]], failed: int) -> dict[str, An
 def test_a_crashing_rebuild_leaves_the_previous_generation(
     where: str,
     world: World,
-    db_engine: Any,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     dog_scenario(world)
     assert rebuild().generation == 1
-    before, files = snapshot(db_engine), chart_files(world.data_dir)
+    before, files = snapshot(world.engine), chart_files(world.data_dir)
     p = world.participant(trust=0.5)
     world.play(p, world.cluster(DOG, 0, L1, 0), ["pointy ear"])
     world.play(p, world.cluster(CAT, 0, L1, 0), ["whiskers"])
-    before = snapshot(db_engine)
+    before = snapshot(world.engine)
 
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError(f"disk on fire in {where}")
@@ -135,11 +132,11 @@ def test_a_crashing_rebuild_leaves_the_previous_generation(
     assert "Rebuild failed" in report.summary()
     assert "rebuild failed; the previous generation stays current" in caplog.text
     assert "disk on fire" in caplog.text  # with the traceback
-    after = snapshot(db_engine)
+    after = snapshot(world.engine)
     assert _stable(after, failed=2) == _stable(before, failed=2)
     for name in files:
         assert (world.data_dir / name).is_file()
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         failed = s.get(Generation, 2)
         assert (
             failed.status == "failed" and "disk on fire" in failed.error and not failed.is_current
@@ -149,6 +146,6 @@ def test_a_crashing_rebuild_leaves_the_previous_generation(
     monkeypatch.undo()
     report = rebuild()
     assert report.ok and report.generation == 3 and report.classes_rebuilt == [DOG, CAT]
-    with db_engine.connect() as conn:
+    with world.engine.connect() as conn:
         orphans = conn.execute(text("SELECT count(*) FROM concept WHERE first_generation = 2"))
         assert orphans.scalar() == 0

@@ -97,7 +97,7 @@ def chart_files(data_dir: Path) -> dict[str, int]:
     }
 
 
-def test_first_rebuild_matches_hand_computed_values(world: World, db_engine: Any) -> None:
+def test_first_rebuild_matches_hand_computed_values(world: World) -> None:
     scenario = dog_scenario(world)
     p1, p2, p3 = scenario["participants"]
     stages: list[tuple[str, float]] = []
@@ -111,7 +111,7 @@ def test_first_rebuild_matches_hand_computed_values(world: World, db_engine: Any
     assert [f for _, f in stages] == sorted(f for _, f in stages)
     assert "Generation 1" in report.summary()
 
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         concepts = {c.name: c for (c,) in s.exec(select(Concept)).all()}
         assert set(concepts) == {"ear", "tail", "grass"}
         ear, tail, grass = concepts["ear"].id, concepts["tail"].id, concepts["grass"].id
@@ -176,7 +176,7 @@ def test_first_rebuild_matches_hand_computed_values(world: World, db_engine: Any
         stored_phrases = {e.phrase for (e,) in s.exec(select(PhraseEmbedding)).all()}
         assert {"ear", "tail", "grass"} <= stored_phrases
 
-    payloads = _payloads(db_engine, DOG)
+    payloads = _payloads(world.engine, DOG)
     top1 = payloads[L1]["concepts"]
     assert [(c["name"], c["score"], c["weight"], c["clusters"]) for c in top1] == [
         ("ear", pytest.approx(7 / 6 + 0.5, abs=1e-6), pytest.approx(60.0), 2),
@@ -217,29 +217,27 @@ def concepts_by_id(payload: dict[str, Any], concept_id: int) -> str:
     return next(t["name"] for t in payload["trends"] if t["concept_id"] == concept_id)
 
 
-def test_second_rebuild_without_new_answers_embeds_and_changes_nothing(
-    world: World, db_engine: Any
-) -> None:
+def test_second_rebuild_without_new_answers_embeds_and_changes_nothing(world: World) -> None:
     dog_scenario(world)
     assert rebuild().ok
-    before, files = snapshot(db_engine), chart_files(world.data_dir)
+    before, files = snapshot(world.engine), chart_files(world.data_dir)
     rebuild_module._pipelines.clear()  # as a fresh process would: vectors come from the database
     report = rebuild()
     assert report.ok and report.classes_rebuilt == [] and report.embedded == 0
     assert report.generation == 1
     assert "Nothing new" in report.summary()
-    assert snapshot(db_engine) == before
+    assert snapshot(world.engine) == before
     assert chart_files(world.data_dir) == files
 
 
-def test_new_answers_rebuild_only_their_class(world: World, db_engine: Any) -> None:
+def test_new_answers_rebuild_only_their_class(world: World) -> None:
     dog_scenario(world)
     p = world.participant(trust=0.5)
     world.play(p, world.cluster(CAT, 0, L1, 0), ["whiskers", "pointy ears"])
     first = rebuild()
     assert first.ok and first.classes_rebuilt == [DOG, CAT]
-    dog_before = _payloads(db_engine, DOG)
-    with session_scope(db_engine, readonly=True) as s:
+    dog_before = _payloads(world.engine, DOG)
+    with session_scope(world.engine, readonly=True) as s:
         dog_concepts = {
             (c.id, c.name) for (c,) in s.exec(select(Concept).where(Concept.class_index == DOG))
         }
@@ -254,7 +252,7 @@ def test_new_answers_rebuild_only_their_class(world: World, db_engine: Any) -> N
     assert second.ok and second.generation == 2 and second.classes_rebuilt == [CAT]
     # Only phrases never seen before go through the model: "long tail" and its words.
     assert 1 <= second.embedded <= 3
-    assert _payloads(db_engine, DOG) == dog_before  # carried over, charts not redrawn
+    assert _payloads(world.engine, DOG) == dog_before  # carried over, charts not redrawn
     after = chart_files(world.data_dir)
     for name, mtime in files.items():
         if "class-0000-dog" in name:
@@ -263,7 +261,7 @@ def test_new_answers_rebuild_only_their_class(world: World, db_engine: Any) -> N
         name.startswith("charts/class-0001-cat/") and name.endswith("-g2.png") for name in after
     )
     assert not any("class-0001-cat" in name and name.endswith("-g1.png") for name in after)
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         assert {
             (c.id, c.name) for (c,) in s.exec(select(Concept).where(Concept.class_index == DOG))
         } == dog_concepts
@@ -271,21 +269,21 @@ def test_new_answers_rebuild_only_their_class(world: World, db_engine: Any) -> N
         assert [g for (g,) in links] == [2]
         gens = {g.id: (g.status, g.is_current) for (g,) in s.exec(select(Generation))}
         assert gens == {1: ("done", False), 2: ("done", True)}
-    cat = _payloads(db_engine, CAT)[L1]
+    cat = _payloads(world.engine, CAT)[L1]
     whisker = next(c for c in cat["concepts"] if c["name"] == "whisker")
     assert whisker["clusters"] == 2
 
 
-def test_concepts_keep_their_ids_and_names(world: World, db_engine: Any) -> None:
+def test_concepts_keep_their_ids_and_names(world: World) -> None:
     dog_scenario(world)
     assert rebuild().ok
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         before = {c.name: c.id for (c,) in s.exec(select(Concept))}
     p = world.participant(trust=0.5)
     world.play(p, world.cluster(DOG, 0, L0, 0), ["pointy ear", "fluffy tail"])
     report = rebuild()
     assert report.ok and report.classes_rebuilt == [DOG]
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         alive = {
             c.name: (c.id, sorted(c.phrases))
             for (c,) in s.exec(select(Concept).where(Concept.last_generation == report.generation))
@@ -296,7 +294,7 @@ def test_concepts_keep_their_ids_and_names(world: World, db_engine: Any) -> None
     # A full rebuild recomputes everything, embeds nothing new and keeps the ids.
     full = rebuild(full=True)
     assert full.ok and full.full and full.classes_rebuilt == [DOG] and full.embedded == 0
-    with session_scope(db_engine, readonly=True) as s:
+    with session_scope(world.engine, readonly=True) as s:
         again = {
             c.name: c.id
             for (c,) in s.exec(select(Concept).where(Concept.last_generation == full.generation))
@@ -304,19 +302,19 @@ def test_concepts_keep_their_ids_and_names(world: World, db_engine: Any) -> None
     assert again == {name: cid for name, (cid, _) in alive.items()}
 
 
-def test_deleted_participant_triggers_their_class(world: World, db_engine: Any) -> None:
+def test_deleted_participant_triggers_their_class(world: World) -> None:
     scenario = dog_scenario(world)
     p = world.participant(trust=0.5)
     world.play(p, world.cluster(CAT, 0, L1, 0), ["whiskers"])
     assert rebuild().ok
-    cat_before = _payloads(db_engine, CAT)
+    cat_before = _payloads(world.engine, CAT)
     p3 = scenario["participants"][2]
-    with session_scope(db_engine) as s:
+    with session_scope(world.engine) as s:
         s.exec(delete(Participant).where(Participant.id == p3))
     report = rebuild()
     assert report.ok and report.classes_rebuilt == [DOG]
-    assert _payloads(db_engine, CAT) == cat_before
-    with session_scope(db_engine, readonly=True) as s:
+    assert _payloads(world.engine, CAT) == cat_before
+    with session_scope(world.engine, readonly=True) as s:
         merged = {
             tuple(m.member_cluster_ids): m
             for (m,) in s.exec(
@@ -330,7 +328,7 @@ def test_deleted_participant_triggers_their_class(world: World, db_engine: Any) 
     assert merged[b1].best_score == pytest.approx(0.5)  # P1's "tail" alone
 
 
-def test_empty_database_has_nothing_to_rebuild(db_engine: Any, isolated_settings: Path) -> None:
+def test_empty_database_has_nothing_to_rebuild(any_db_engine: Any, isolated_settings: Path) -> None:
     report = rebuild()
     assert report.ok and report.generation is None and report.classes_rebuilt == []
     assert "no generation yet" in report.summary()
