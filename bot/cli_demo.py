@@ -1,0 +1,86 @@
+"""`inv demo`: the whole loop offline on real photos, ending in out/report.html and an export.
+
+`inv demo --prepare-only` instead gathers the demo photos and explains them into the configured
+database, so that `inv bot` can serve them to real Telegram users (what `make run` does when a
+TELEGRAM_BOT_TOKEN is set).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--out", type=Path, default=Path("out"), help="output folder (default: out)"
+    )
+    parser.add_argument(
+        "--seed", type=int, default=7, help="seed of everything random (default: 7)"
+    )
+    parser.add_argument("--players", type=int, default=20, help="simulated players (default: 20)")
+    parser.add_argument(
+        "--challenges",
+        type=int,
+        default=12,
+        help="challenges each player plays at most (default: 12)",
+    )
+    parser.add_argument("--images", type=int, default=None, help="use only the first N demo photos")
+    parser.add_argument("--model", default=None, help="classifier (default: the MODEL setting)")
+    parser.add_argument(
+        "--prepare-only",
+        action="store_true",
+        help="only gather and explain the demo photos into the configured database (for inv bot)",
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _positive(value: int | None, name: str) -> None:
+    if value is not None and value < 1:
+        raise SystemExit(f"inv: --{name} must be at least 1")
+
+
+def run(args: argparse.Namespace) -> int:
+    for name in ("players", "challenges", "images"):
+        _positive(getattr(args, name), name)
+    if args.prepare_only:
+        return _prepare_only(args)
+
+    from bot.demo.run import DemoOptions, run_demo
+
+    result = run_demo(
+        DemoOptions(
+            out=args.out,
+            seed=args.seed,
+            players=args.players,
+            challenges=args.challenges,
+            images=args.images,
+            model=args.model,
+            progress=not args.quiet,
+        )
+    )
+    split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
+    print(
+        f"\nDone ({split}).\n"
+        f"  report: {result.report.resolve()}\n"
+        f"  export: {result.export.resolve()}\n"
+        f"  demo database and files: {result.data_dir}\n"
+        "To serve real Telegram users: put TELEGRAM_BOT_TOKEN (from @BotFather) and your "
+        "ADMIN_USER_IDS in .env, then run `make run` (or `inv demo --prepare-only && inv bot`)."
+    )
+    return 0
+
+
+def _prepare_only(args: argparse.Namespace) -> int:
+    from bot.demo.images import gather_demo_images
+    from engine.precompute import precompute
+    from storage import migrate
+    from storage.settings import get_settings
+
+    migrate.upgrade()
+    folder = get_settings().data_dir / "demo_images"
+    images = gather_demo_images(folder, args.images)
+    print(f"{len(images)} demo photos in {folder}")
+    report = precompute(folder, model=args.model, progress=not args.quiet)
+    print(report.summary())
+    return 0

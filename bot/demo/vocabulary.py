@@ -1,0 +1,217 @@
+"""What simulated players type about each demo photo, and the noise they type too.
+
+Per photo a handful of concepts; each concept lists ways people write it: the plain word first,
+then synonyms, inflections, fillers ("something like a ...") and typos. The noise pool is varied
+on purpose (keyboard mashes, off-topic words from many fields) so that no single noise concept
+can add up to a top-5 place.
+"""
+
+from __future__ import annotations
+
+import random
+
+VOCABULARY: dict[str, list[list[str]]] = {
+    "chelsea": [
+        ["ear", "ears", "pointy ears", "the ear", "eaar"],
+        ["fur", "furry", "fur texture", "soft fur", "furr"],
+        ["eye", "eyes", "green eyes", "the eyes", "eyse"],
+        ["whiskers", "whisker", "long whiskers", "wiskers"],
+        ["nose", "pink nose", "snout", "noze"],
+        ["stripes", "striped fur", "stripe pattern", "strips"],
+    ],
+    "coffee": [
+        ["cup", "cups", "a cup", "coffee cup", "cupp"],
+        ["saucer", "plate", "small plate", "sauser"],
+        ["foam", "froth", "milk foam", "crema", "foamy top"],
+        ["spoon", "teaspoon", "metal spoon", "spon"],
+        ["handle", "cup handle", "the handle", "handel"],
+        ["table", "wooden table", "tabletop"],
+    ],
+    "astronaut": [
+        ["helmet", "space helmet", "helmets", "helmit"],
+        ["suit", "spacesuit", "white suit", "suite"],
+        ["flag", "american flag", "flags", "falg"],
+        ["face", "smiling face", "a face", "fase"],
+        ["patch", "badge", "patches", "logo patch"],
+        ["glove", "gloves", "hand", "glvoe"],
+    ],
+    "rocket": [
+        ["rocket", "rockets", "the rocket", "rockt"],
+        ["launch pad", "launchpad", "launch tower", "pad"],
+        ["smoke", "smoke cloud", "exhaust", "smok"],
+        ["sky", "blue sky", "clear sky", "skyy"],
+        ["tower", "metal tower", "gantry", "towr"],
+        ["nose cone", "tip", "pointed tip", "cone"],
+    ],
+    "motorcycle_left": [
+        ["wheel", "wheels", "front wheel", "wheell"],
+        ["tyre", "tire", "tires", "rubber tire"],
+        ["seat", "saddle", "black seat", "seet"],
+        ["handlebar", "handlebars", "handle bar", "handelbar"],
+        ["engine", "motor", "engine block", "engin"],
+        ["headlight", "lamp", "front light", "headlite"],
+    ],
+    "motorcycle_right": [
+        ["wheel", "wheels", "back wheel", "wheeel"],
+        ["tyre", "tire", "tyres", "rubber"],
+        ["seat", "saddle", "leather seat", "sate"],
+        ["handlebar", "handlebars", "grips", "handlbar"],
+        ["engine", "motor", "cylinders", "engien"],
+        ["exhaust", "exhaust pipe", "muffler", "exaust"],
+    ],
+    "china": [
+        ["roof", "roofs", "curved roof", "rooof"],
+        ["temple", "pagoda", "temples", "templ"],
+        ["tree", "trees", "green trees", "tre"],
+        ["pillar", "pillars", "red columns", "column"],
+        ["sky", "blue sky", "clouds", "skye"],
+        ["wall", "walls", "stone wall", "wal"],
+    ],
+    "flower": [
+        ["petal", "petals", "white petals", "petl"],
+        ["center", "yellow center", "middle", "centre"],
+        ["leaf", "leaves", "green leaves", "leafs"],
+        ["stem", "stems", "green stem", "stemm"],
+        ["pollen", "yellow dots", "pollen grains", "polen"],
+        ["bee", "insect", "bees", "bea"],
+    ],
+    "grace_hopper": [
+        ["uniform", "navy uniform", "uniforms", "unifrom"],
+        ["face", "woman face", "old face", "fcae"],
+        ["hat", "cap", "officer hat", "hatt"],
+        ["glasses", "eye glasses", "spectacles", "glases"],
+        ["medal", "medals", "ribbons", "medel"],
+        ["hair", "grey hair", "white hair", "hiar"],
+    ],
+    "dog": [
+        ["dog", "dogs", "puppy", "the dog", "dgo"],
+        ["bicycle", "bike", "bicycles", "bycicle"],
+        ["truck", "car", "pickup truck", "truk"],
+        ["fur", "brown fur", "furry", "furr"],
+        ["ear", "ears", "floppy ears", "eras"],
+        ["wheel", "wheels", "bike wheel", "wheal"],
+    ],
+    "eagle": [
+        ["beak", "yellow beak", "hooked beak", "beek"],
+        ["feather", "feathers", "white feathers", "fethers"],
+        ["eye", "eyes", "sharp eye", "eie"],
+        ["head", "white head", "bird head", "haed"],
+        ["wing", "wings", "brown wings", "wign"],
+        ["branch", "branches", "tree branch", "brnach"],
+    ],
+    "giraffe": [
+        ["neck", "long neck", "necks", "nek"],
+        ["spots", "spotted pattern", "brown spots", "spts"],
+        ["tree", "trees", "acacia", "treee"],
+        ["head", "small head", "heads", "hed"],
+        ["zebra", "zebras", "stripes", "zebar"],
+        ["grass", "dry grass", "savanna", "gras"],
+    ],
+    "horses": [
+        ["horse", "horses", "pony", "hores"],
+        ["mane", "manes", "long mane", "mnae"],
+        ["leg", "legs", "horse legs", "lges"],
+        ["grass", "field", "meadow", "grss"],
+        ["tail", "tails", "long tail", "tial"],
+        ["fence", "fences", "wooden fence", "fense"],
+    ],
+    "kite": [
+        ["kite", "kites", "flying kite", "kyte"],
+        ["sky", "blue sky", "clouds", "skyy"],
+        ["string", "kite string", "line", "strng"],
+        ["person", "people", "man", "persn"],
+        ["beach", "sand", "shore", "beech"],
+        ["tail", "kite tail", "ribbon", "tale"],
+    ],
+    "person": [
+        ["person", "man", "people", "persom"],
+        ["horse", "horses", "pony", "hrose"],
+        ["dog", "dogs", "puppy", "dgo"],
+        ["face", "human face", "faces", "fcae"],
+        ["shirt", "clothes", "jacket", "shrit"],
+        ["grass", "field", "lawn", "grsas"],
+    ],
+}
+
+NOISE: tuple[str, ...] = (
+    "asdf",
+    "qwerty",
+    "lol",
+    "idk",
+    "no idea",
+    "hmm",
+    "???",
+    "xyz",
+    "zzz",
+    "jkl",
+    "pizza",
+    "my homework",
+    "monday morning",
+    "blockchain",
+    "taxes",
+    "karaoke",
+    "purple volcano",
+    "spreadsheet",
+    "jazz",
+    "penguin party",
+    "lasagna",
+    "submarine",
+    "tax return",
+    "wifi password",
+    "broccoli",
+    "skateboard",
+    "sudoku",
+    "umbrella stand",
+    "violin",
+    "accordion",
+    "cactus",
+    "trombone",
+    "origami",
+    "marathon",
+    "parliament",
+    "algebra",
+    "glacier",
+    "pyjamas",
+    "hiccup",
+    "lottery",
+    "sandcastle",
+    "thunderstorm",
+    "sushi",
+    "bowling",
+    "ukulele",
+    "typewriter",
+    "chess",
+    "dinosaur",
+    "cinnamon",
+    "volleyball",
+    "pineapple",
+    "sneeze",
+    "avocado",
+    "satellite",
+    "crossword",
+    "yoga",
+    "haircut",
+    "pancake",
+    "microwave",
+    "tuba",
+)
+
+
+def labels_for(
+    photo: str, rng: random.Random, *, noise_rate: float = 0.3, count: int = 2
+) -> list[str]:
+    """`count` labels a player might type about `photo`, each noise with probability noise_rate.
+
+    Concepts are drawn with Zipf-like popularity (the first concepts are named more often), and
+    each concept is written in one of its surface forms.
+    """
+    concepts = VOCABULARY.get(photo, [])
+    labels: list[str] = []
+    for _ in range(count):
+        if not concepts or rng.random() < noise_rate:
+            labels.append(rng.choice(NOISE))
+            continue
+        weights = [1.0 / (rank + 1) ** 0.7 for rank in range(len(concepts))]
+        forms = rng.choices(concepts, weights=weights)[0]
+        labels.append(rng.choice(forms))
+    return labels

@@ -1,0 +1,147 @@
+"""A fast demo (few photos, few players) runs the whole loop and leaves a consistent report."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import zipfile
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.demo.run import DemoOptions, run_demo
+from bot.demo.vocabulary import NOISE, VOCABULARY
+from storage.db import dispose_engines, session_scope
+from storage.models import Answer, Cluster, Concept, GlobalExplanation, Image, Participant, Play
+from storage.settings import get_settings
+
+ARTIFACTS = Path(
+    os.environ.get(
+        "INV_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+    )
+)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """One fast demo run shared by the tests of this module."""
+    out = tmp_path_factory.mktemp("demo") / "out"
+    saved = dict(os.environ)
+    os.environ["INV_ENV_FILE"] = ""  # no developer .env leaks into the run
+    try:
+        result = run_demo(
+            DemoOptions(out=out, seed=3, players=4, challenges=5, images=3, progress=False)
+        )
+        with session_scope(readonly=True) as session:
+            counts = {
+                "images": session.exec(select(func.count()).select_from(Image)).one(),
+                "clusters": session.exec(select(func.count()).select_from(Cluster)).one(),
+                "participants": session.exec(select(func.count()).select_from(Participant)).one(),
+                "plays": session.exec(select(func.count()).select_from(Play)).one(),
+                "answers": session.exec(select(func.count()).select_from(Answer)).one(),
+                "concepts": session.exec(select(func.count()).select_from(Concept)).one(),
+                "globals": session.exec(select(func.count()).select_from(GlobalExplanation)).one(),
+            }
+            telegram_ids = [str(p.telegram_id) for p in session.exec(select(Participant)).all()]
+        yield {"result": result, "counts": counts, "telegram_ids": telegram_ids}
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        dispose_engines()
+
+
+def test_demo_fills_every_stage(demo: dict) -> None:
+    counts = demo["counts"]
+    assert counts["images"] == 3
+    assert counts["clusters"] > 0
+    assert counts["participants"] == 4
+    assert 0 < counts["plays"] <= 4 * 5
+    assert counts["answers"] > 0
+    assert counts["concepts"] > 0
+    assert counts["globals"] > 0
+    timings = demo["result"].timings
+    assert set(timings) >= {"precompute", "play", "rebuild", "report", "export"}
+
+
+def test_report_matches_the_database(demo: dict) -> None:
+    report = demo["result"].report.read_text(encoding="utf-8")
+    counts = demo["counts"]
+    assert f"{counts['images']} images" in report
+    assert f"{counts['participants']} participants, {counts['plays']} plays" in report
+    assert f"{counts['answers']} labels" in report
+    assert report.count('<article class="image">') == counts["images"]
+    # Self-contained: every picture is embedded, nothing is fetched.
+    sources = re.findall(r'src="([^"]+)"', report)
+    assert sources and all(src.startswith("data:image/") for src in sources)
+    for telegram_id in demo["telegram_ids"]:
+        assert telegram_id not in report
+
+
+def test_export_matches_the_database(demo: dict) -> None:
+    counts = demo["counts"]
+    with zipfile.ZipFile(demo["result"].export) as archive:
+        manifest = json.loads(archive.read("manifest.json"))
+        names = set(archive.namelist())
+        everything = b"".join(archive.read(name) for name in names if not name.endswith(".png"))
+    assert {"participants.csv", "plays.csv", "answers.csv", "concepts.csv"} <= names
+    manifest_counts = manifest["counts"]
+    for table in ("participants", "plays", "answers", "concepts"):
+        assert manifest_counts[table] == counts[table], table
+    for telegram_id in demo["telegram_ids"]:
+        assert telegram_id.encode() not in everything
+
+
+def test_vocabulary_covers_every_demo_photo() -> None:
+    from bot.demo.images import available_photos
+
+    names = {photo.name for photo in available_photos()}
+    assert names <= set(VOCABULARY)
+    for concepts in VOCABULARY.values():
+        assert len(concepts) >= 5  # enough real concepts to fill a top 5 before any noise
+    assert len(set(NOISE)) == len(NOISE) >= 50
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER) and os.environ.get("CI") != "true",
+    reason="Debian chromium and chromium-driver are not installed",
+)
+def test_report_renders_in_headless_chromium(demo: dict) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or "chromium"
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--window-size=1100,1600",
+    ):
+        options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER or "chromedriver"), options=options)
+    try:
+        driver.get(demo["result"].report.resolve().as_uri())
+        assert driver.title == "inv demo"
+        images = driver.execute_script(
+            "return Array.from(document.images).map(i => [i.alt, i.complete, i.naturalWidth]);"
+        )
+        assert images, "the report shows no picture"
+        broken = [alt for alt, complete, width in images if not complete or width == 0]
+        assert broken == []
+        errors = [entry for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+        assert errors == []
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        assert driver.save_screenshot(str(ARTIFACTS / "report.png"))
+    finally:
+        driver.quit()
