@@ -253,8 +253,8 @@ def _torchvision_cache_path(url: str) -> Path:
 
 
 def _num_classes_of(state: dict[str, torch.Tensor]) -> int | None:
-    """Rows of the last 2-D weight (the classifier) of a state dict, in insertion order."""
-    matrices = [v for k, v in state.items() if k.endswith("weight") and v.dim() == 2]
+    """Outputs of the last weight matrix or convolution (the classifier), in insertion order."""
+    matrices = [v for k, v in state.items() if k.endswith("weight") and v.dim() >= 2]
     return int(matrices[-1].shape[0]) if matrices else None
 
 

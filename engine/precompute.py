@@ -439,12 +439,13 @@ def precompute(
         except OSError as exc:
             report.failed.append((str(source.path), f"unreadable: {exc.__class__.__name__}"))
             continue
+        if sha in first_of:
+            report.duplicates.append((str(source.path), first_of[sha]))
+            continue
+        first_of[sha] = str(source.path)
         if sha in done:
             report.already_done += 1
-        elif sha in first_of:
-            report.duplicates.append((str(source.path), first_of[sha]))
         else:
-            first_of[sha] = str(source.path)
             todo.append((source, sha))
 
     bar = tqdm(
