@@ -29,6 +29,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -62,6 +63,8 @@ LOCK_TTL = timedelta(minutes=15)
 LOCK_REFRESH_SECONDS = 30.0
 JSON_DOCUMENT = "charts/global_explanations.json"
 _CHUNK = 500  # ids per IN (...) list
+# Threads that write merged maps, overlays and charts (PIL encodes without the GIL).
+DRAW_THREADS = max(1, min(4, os.cpu_count() or 1))
 _INSERT_BATCH = 5000
 
 ProgressFn = Callable[[str, float], None]
@@ -96,6 +99,8 @@ class RebuildReport:
     seconds: float = 0.0
     full: bool = False
     error: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
+    embed_seconds: float = 0.0  # Sentence-BERT encoding time of the new phrases
 
     @property
     def ok(self) -> bool:
@@ -283,8 +288,16 @@ class _Rebuild:
         self.settings = get_settings()
         self.data_dir = Path(self.settings.data_dir)
         self.generation: int | None = None
+        self.timings: dict[str, float] = {}
+        self._stage: str | None = None
+        self._since = time.monotonic()
 
     def progress(self, stage: str, fraction: float) -> None:
+        now = time.monotonic()
+        if stage != self._stage:
+            if self._stage is not None:
+                self.timings[self._stage] = self.timings.get(self._stage, 0.0) + now - self._since
+            self._stage, self._since = stage, now
         self.lock.refresh()
         if self._progress is not None:
             self._progress(stage, min(max(fraction, 0.0), 1.0))
@@ -357,7 +370,10 @@ class _Rebuild:
         )
         pipe = _pipeline(self.engine)
         embedded_before = pipe.embedder.embedded
+        encode_before = pipe.embedder.encode_seconds
+        self.progress("load", 0.02)
         rows, names = self._load_answers(classes, max_id)
+        pipe.cleaner  # noqa: B018 - load spaCy here, so the stage timings say what took long
         self.progress("clean", 0.05)
         cleaned_updates = self._clean(pipe, rows, names)
         self.progress("embed", 0.15)
@@ -371,7 +387,8 @@ class _Rebuild:
         self.progress("group", 0.4)
         concepts = self._group(pipe, by_class, current_id, classes)
         self.progress("score", 0.5)
-        results = self._explain(by_class, concepts, classes, names)
+        with ThreadPoolExecutor(DRAW_THREADS, thread_name_prefix="inv-charts") as executor:
+            results = self._explain(by_class, concepts, classes, names, executor)
         self.progress("switch", 0.95)
         self._switch(current_id, classes, results, cleaned_updates, max_id)
         self._after_switch()
@@ -382,6 +399,8 @@ class _Rebuild:
         report.concepts = sum(len(r.concepts) for r in results)
         report.charts = sum(r.charts for r in results)
         report.embedded = pipe.embedder.embedded - embedded_before
+        report.embed_seconds = pipe.embedder.encode_seconds - encode_before
+        report.timings = {k: round(v, 3) for k, v in self.timings.items()}
         return report
 
     # -- steps ------------------------------------------------------------------------------
@@ -613,6 +632,7 @@ class _Rebuild:
         phrase_concept: dict[int, dict[str, int]],
         classes: list[int],
         names: dict[int, list[str]],
+        executor: Executor,
     ) -> list[_ClassResult]:
         from engine.globals.build import ClassContext, cluster_infos, explain_class
         from engine.labels.agreement import LabelVote, agreement_bonuses
@@ -697,6 +717,7 @@ class _Rebuild:
                 ctx,
                 merged,
                 lambda f, base=base, step=step: self.progress("charts", base + step * f),
+                executor,
             )
             results.append(
                 _ClassResult(

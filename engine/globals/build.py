@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from engine.globals.aggregate import Trend, layer_trends, rising_and_falling, top_concepts
 from engine.globals.charts import PanelRow, TrendLine, draw_layer_panel, draw_trend_chart
@@ -52,16 +54,7 @@ class LayerExplanation:
     chart_file: str | None
 
 
-def _example(ctx: ClassContext, group: MergedGroup) -> dict[str, Any]:
-    overlay = None
-    if ctx.draw and group.image_id in ctx.crops and group.map_file:
-        overlay = example_overlay(
-            ctx.data_dir,
-            group.image_id,
-            ctx.crops[group.image_id],
-            group.member_ids,
-            group.map_file,
-        )
+def _example(group: MergedGroup, overlay: str | None) -> dict[str, Any]:
     return {
         "image_id": group.image_id,
         "cluster_ids": group.member_ids,
@@ -81,51 +74,89 @@ def _trend_entry(trend: Trend, name: str) -> dict[str, Any]:
     }
 
 
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+def _map(executor: Executor | None, fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
+    """fn over items, on the executor's threads when there is one (file work is GIL-free)."""
+    if executor is None or len(items) < 2:
+        return [fn(item) for item in items]
+    return list(executor.map(fn, items))
+
+
 def explain_class(
     ctx: ClassContext,
     merged: list[MergedGroup],
     progress: Callable[[float], None] | None = None,
+    executor: Executor | None = None,
 ) -> tuple[list[LayerExplanation], str | None]:
-    """Payloads (and charts) per layer of one class, and the class's trend chart file."""
-    for group in merged:
-        if group.map_file is None:
-            group.map_file = merged_map_file(
-                ctx.data_dir,
-                group.image_id,
-                group.member_ids,
-                [m.map_file for m in group.members],
-                group.member_weights,
-            )
+    """Payloads (and charts) per layer of one class, and the class's trend chart file.
+
+    Merged maps, overlays and charts are files; with an `executor` they are written in parallel.
+    """
+
+    def write_merged_map(group: MergedGroup) -> None:
+        group.map_file = merged_map_file(
+            ctx.data_dir,
+            group.image_id,
+            group.member_ids,
+            [m.map_file for m in group.members],
+            group.member_weights,
+        )
+
+    _map(executor, write_merged_map, [g for g in merged if g.map_file is None])
     name_of = ctx.concept_names.get
     tie = lambda c: (name_of(c) or "", c)  # noqa: E731 - a sort key
     depths = [d for d, _ in ctx.layers]
     trends = layer_trends(merged, depths)
     rising, falling = rising_and_falling(trends, tie_key=tie)
-    folder = class_dir(ctx.class_index, ctx.class_name)
-    trend_file: str | None = None
-    if ctx.draw and merged:
-        trend_file = f"{folder}/trend-g{ctx.generation}.png"
-        draw_trend_chart(
-            ctx.data_dir / trend_file,
-            f"{ctx.class_name}: concepts across layers",
-            [f"{i + 1}. {name}" for i, (_, name) in enumerate(ctx.layers)],
-            [TrendLine(name_of(t.concept) or "?", t.means, t.slope or 0.0) for t in rising],
-            [TrendLine(name_of(t.concept) or "?", t.means, t.slope or 0.0) for t in falling],
-        )
     trend_entries = [_trend_entry(trends[c], name_of(c) or "") for c in sorted(trends, key=tie)]
     by_layer: dict[tuple[int, str], list[MergedGroup]] = defaultdict(list)
     for group in merged:
         by_layer[(group.depth, group.layer_name)].append(group)
-    results: list[LayerExplanation] = []
     places = [place for place in ctx.layers if place in by_layer]
-    for step, (depth, layer_name) in enumerate(places):
-        groups = by_layer[(depth, layer_name)]
-        top = top_concepts(groups, tie_key=tie)
-        if not top:
-            continue
+    tops = {place: top_concepts(by_layer[place], tie_key=tie) for place in places}
+    places = [place for place in places if tops[place]]
+
+    # Example overlays, rendered once per merged cluster.
+    examples = {tuple(g.member_ids): g for p in places for item in tops[p] for g in item.examples}
+
+    def render(group: MergedGroup) -> str | None:
+        if not ctx.draw or group.image_id not in ctx.crops or not group.map_file:
+            return None
+        crop = ctx.crops[group.image_id]
+        return example_overlay(ctx.data_dir, group.image_id, crop, group.member_ids, group.map_file)
+
+    groups = list(examples.values())
+    overlays = dict(zip(examples, _map(executor, render, groups), strict=True))
+    if progress is not None:
+        progress(0.5)
+
+    folder = class_dir(ctx.class_index, ctx.class_name)
+    trend_file = f"{folder}/trend-g{ctx.generation}.png" if ctx.draw and merged else None
+    jobs: list[Callable[[], None]] = []
+    if trend_file is not None:
+        lines = [
+            [TrendLine(name_of(t.concept) or "?", t.means, t.slope or 0.0) for t in chosen]
+            for chosen in (rising, falling)
+        ]
+        jobs.append(
+            partial(
+                draw_trend_chart,
+                ctx.data_dir / trend_file,
+                f"{ctx.class_name}: concepts across layers",
+                [f"{i + 1}. {name}" for i, (_, name) in enumerate(ctx.layers)],
+                lines[0],
+                lines[1],
+            )
+        )
+    results: list[LayerExplanation] = []
+    for depth, layer_name in places:
+        layer_groups = by_layer[(depth, layer_name)]
         position = depths.index(depth)
         concepts = []
-        for rank, item in enumerate(top, start=1):
+        for rank, item in enumerate(tops[(depth, layer_name)], start=1):
             trend = trends.get(item.concept)
             concepts.append(
                 {
@@ -135,35 +166,39 @@ def explain_class(
                     "score": round(item.total, 6),
                     "weight": round(item.mean_weight, 6),
                     "clusters": item.clusters,
-                    "examples": [_example(ctx, g) for g in item.examples],
+                    "examples": [_example(g, overlays[tuple(g.member_ids)]) for g in item.examples],
                     "layer_means": _trend_entry(trend, "")["means"] if trend else None,
                     "slope": None
                     if trend is None or trend.slope is None
                     else round(trend.slope, 6),
                 }
             )
+        images = len({g.image_id for g in layer_groups})
         chart_file = None
         if ctx.draw:
             chart_file = f"{folder}/{depth:02d}-{slug(layer_name)}-g{ctx.generation}.png"
-            draw_layer_panel(
-                ctx.data_dir / chart_file,
-                f"{ctx.class_name} · {layer_name}",
-                f"layer {position + 1} of {len(depths)} · {len({g.image_id for g in groups})} images"
-                f" · top {len(concepts)} concepts",
-                [
-                    PanelRow(
-                        c["name"],
-                        c["weight"],
-                        c["score"],
-                        c["clusters"],
-                        [
-                            ctx.data_dir / e["overlay_file"]
-                            for e in c["examples"]
-                            if e["overlay_file"]
-                        ],
-                    )
-                    for c in concepts
-                ],
+            rows = [
+                PanelRow(
+                    c["name"],
+                    c["weight"],
+                    c["score"],
+                    c["clusters"],
+                    [ctx.data_dir / e["overlay_file"] for e in c["examples"] if e["overlay_file"]],
+                )
+                for c in concepts
+            ]
+            subtitle = (
+                f"layer {position + 1} of {len(depths)} · {images} images"
+                f" · top {len(concepts)} concepts"
+            )
+            jobs.append(
+                partial(
+                    draw_layer_panel,
+                    ctx.data_dir / chart_file,
+                    f"{ctx.class_name} · {layer_name}",
+                    subtitle,
+                    rows,
+                )
             )
         payload = {
             "generation": ctx.generation,
@@ -173,8 +208,8 @@ def explain_class(
             "depth": depth,
             "layer_position": position,
             "layers": [name for _, name in ctx.layers],
-            "images": len({g.image_id for g in groups}),
-            "merged_clusters": len(groups),
+            "images": images,
+            "merged_clusters": len(layer_groups),
             "class_answers": ctx.class_answers,
             "concepts": concepts,
             "chart_file": chart_file,
@@ -184,8 +219,9 @@ def explain_class(
             "trends": trend_entries,
         }
         results.append(LayerExplanation(layer_name, depth, payload, chart_file))
-        if progress is not None:
-            progress((step + 1) / len(places))
+    _map(executor, lambda job: job(), jobs)
+    if progress is not None:
+        progress(1.0)
     return results, trend_file
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 OVERLAY_DIR = "charts/overlays"
 MERGED_DIR = "charts/merged"
-OVERLAY_SIDE = 384  # px: sharp on a phone, a third of the size of the game's 512 px pictures
+OVERLAY_SIDE = 256  # px: the chart thumbnails' size; a 224 px crop is upsampled barely
 
 
 def merged_map(maps: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:

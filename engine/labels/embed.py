@@ -9,7 +9,9 @@ imported only when a phrase actually has to be embedded.
 from __future__ import annotations
 
 import logging
+import os
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -48,6 +50,10 @@ def load_model(name: str) -> Any:
     with _models_lock:
         model = _models.get(key)
         if model is None:
+            # OpenMP threads that spin while waiting collapse throughput (5× here) when other
+            # processes share the cores, as they do on a server running the bot; passive waiting
+            # costs nothing when the cores are free. Only effective before torch is imported.
+            os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from sentence_transformers import SentenceTransformer
 
             model = SentenceTransformer(target, device="cpu")
@@ -117,6 +123,7 @@ class Embedder:
         self._memory: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
         self.embedded = 0  # phrases this embedder ran through the model
+        self.encode_seconds = 0.0  # time spent encoding them (model loading excluded)
         self.loaded = 0  # phrases it read from the database
 
     @property
@@ -148,13 +155,16 @@ class Embedder:
             missing = [p for p in missing if p not in found]
         if not missing:
             return
-        encoded = self.model.encode(
+        model = self.model
+        started = time.perf_counter()
+        encoded = model.encode(
             missing,
             batch_size=ENCODE_BATCH,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=False,
         ).astype(np.float32, copy=False)
+        self.encode_seconds += time.perf_counter() - started
         fresh = {p: encoded[i] for i, p in enumerate(missing)}
         self.embedded += len(fresh)
         log.debug("labels: embedded %d new phrases with %s", len(fresh), self.model_key)
