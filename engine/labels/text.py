@@ -17,6 +17,7 @@ import threading
 import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import util as importlib_util
 from typing import Any
 
@@ -152,6 +153,11 @@ def name_pattern(names: Iterable[str]) -> re.Pattern[str] | None:
     return re.compile(r"(?<![\w'’])(?:" + "|".join(alternatives) + r")(?!\w)")
 
 
+@lru_cache(maxsize=4096)
+def _cached_pattern(names: tuple[str, ...]) -> re.Pattern[str] | None:
+    return name_pattern(names)
+
+
 def _known_lemmas(nlp: Any) -> frozenset[str] | None:
     """English lemmas a rule lemmatiser knows (its index and exceptions), or None for others.
 
@@ -187,13 +193,14 @@ def _is_ascii(text: str) -> bool:
 
 
 class Cleaner:
-    """Cleans replies with one spaCy pipeline; each distinct (text, names) is processed once."""
+    """Cleans replies with one spaCy pipeline; each distinct text goes through spaCy once."""
 
     def __init__(self, pipeline: SpacyPipeline) -> None:
         self.pipeline = pipeline
         self._stop = stop_words()
         self._known = _known_lemmas(pipeline.nlp)
         self._cache: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._docs: dict[str, tuple[str, ...]] = {}
         self._lemma_cache: dict[str, str] = {}
         self.processed = 0  # distinct texts run through spaCy (for tests and reports)
 
@@ -233,19 +240,25 @@ class Cleaner:
     def _prepare(self, text: str, names: tuple[str, ...]) -> tuple[str, frozenset[str]]:
         text = unicodedata.normalize("NFKC", text).lower()
         text = _URL_RE.sub(" ", text)
-        pattern = name_pattern(names)
+        pattern = _cached_pattern(names)
         if pattern is not None:
             text = pattern.sub(" ", text)
-        # Single-word names are also matched by lemma after tagging (mice → mouse).
         single = frozenset(n for n in names if " " not in n)
         return _SPACE_RE.sub(" ", text).strip(), single
 
     def _process(self, keys: list[tuple[str, tuple[str, ...]]]) -> None:
         prepared = [self._prepare(text, names) for text, names in keys]
-        docs = self.pipeline.nlp.pipe((p[0] for p in prepared), batch_size=512)
-        for key, (_, name_lemmas), doc in zip(keys, prepared, docs, strict=True):
-            self._cache[key] = self._clean_doc(doc, name_lemmas)
-        self.processed += len(keys)
+        # Texts that differ only in case, spacing or the class name ("Dog's ears", "ears") are
+        # one text by now: spaCy, the expensive part, sees each of them once.
+        todo = list(dict.fromkeys(text for text, _ in prepared if text not in self._docs))
+        if todo:
+            docs = self.pipeline.nlp.pipe(todo, batch_size=512)
+            for text, doc in zip(todo, docs, strict=True):
+                self._docs[text] = self._words(doc)
+            self.processed += len(todo)
+        for key, (text, name_lemmas) in zip(keys, prepared, strict=True):
+            # Single-word class names also go by lemma (mice → mouse).
+            self._cache[key] = " ".join(w for w in self._docs[text] if w not in name_lemmas)
 
     def _lemma_of(self, token: Any) -> str:
         text = token.text
@@ -258,7 +271,8 @@ class Cleaner:
             return text  # not an English word: keep it as typed
         return lemma
 
-    def _clean_doc(self, doc: Any, name_lemmas: frozenset[str]) -> str:
+    def _words(self, doc: Any) -> tuple[str, ...]:
+        """The lemmas of a doc's tokens that survive cleaning (class names not yet removed)."""
         words: list[str] = []
         for token in doc:
             text = token.text
@@ -273,10 +287,10 @@ class Cleaner:
             ):
                 continue
             lemma = self._lemma_of(token)
-            if lemma in self._stop or lemma in name_lemmas:
+            if lemma in self._stop:
                 continue
             # Strip leftover apostrophes ("dogs'" tokenises as "dogs" + "'"; "o'clock" keeps it).
             lemma = lemma.strip("'’")
             if lemma:
                 words.append(lemma)
-        return " ".join(words)
+        return tuple(words)
