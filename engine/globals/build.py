@@ -134,7 +134,9 @@ def explain_class(
         progress(0.5)
 
     folder = class_dir(ctx.class_index, ctx.class_name)
-    trend_file = f"{folder}/trend-g{ctx.generation}.png" if ctx.draw and merged else None
+    # File names are unique on their own (exports may flatten the folders).
+    stem = f"{folder}/c{ctx.class_index:04d}"
+    trend_file = f"{stem}-trend-g{ctx.generation}.png" if ctx.draw and merged else None
     jobs: list[Callable[[], None]] = []
     if trend_file is not None:
         lines = [
@@ -176,7 +178,7 @@ def explain_class(
         images = len({g.image_id for g in layer_groups})
         chart_file = None
         if ctx.draw:
-            chart_file = f"{folder}/{depth:02d}-{slug(layer_name)}-g{ctx.generation}.png"
+            chart_file = f"{stem}-{depth:02d}-{slug(layer_name)}-g{ctx.generation}.png"
             rows = [
                 PanelRow(
                     c["name"],

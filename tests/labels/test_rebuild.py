@@ -272,6 +272,14 @@ def test_new_answers_rebuild_only_their_class(world: World) -> None:
     cat = _payloads(world.engine, CAT)[L1]
     whisker = next(c for c in cat["concepts"] if c["name"] == "whisker")
     assert whisker["clusters"] == 2
+    # Chart file names are unique without their folders (exports flatten them).
+    charts = [
+        f
+        for c in (DOG, CAT)
+        for p in _payloads(world.engine, c).values()
+        for f in {p["chart_file"], p["trend_chart_file"]}
+    ]
+    assert len({Path(f).name for f in charts}) == len(set(charts)) == 6
 
 
 def test_concepts_keep_their_ids_and_names(world: World) -> None:
