@@ -8,6 +8,7 @@ generation in their names, so a rebuild never overwrites what the current genera
 
 from __future__ import annotations
 
+import logging
 import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
@@ -21,6 +22,8 @@ from engine.globals.aggregate import Trend, layer_trends, rising_and_falling, to
 from engine.globals.charts import PanelRow, TrendLine, draw_layer_panel, draw_trend_chart
 from engine.globals.overlays import example_overlay, merged_map_file
 from engine.labels.scores import ClusterInfo, MergedGroup
+
+log = logging.getLogger(__name__)
 
 CHART_DIR = "charts"
 
@@ -97,13 +100,16 @@ def explain_class(
     """
 
     def write_merged_map(group: MergedGroup) -> None:
-        group.map_file = merged_map_file(
-            ctx.data_dir,
-            group.image_id,
-            group.member_ids,
-            [m.map_file for m in group.members],
-            group.member_weights,
-        )
+        try:
+            group.map_file = merged_map_file(
+                ctx.data_dir,
+                group.image_id,
+                group.member_ids,
+                [m.map_file for m in group.members],
+                group.member_weights,
+            )
+        except (OSError, ValueError) as exc:  # a missing map costs its picture, not the rebuild
+            log.warning("no merged map for clusters %s: %s", group.member_ids, exc)
 
     _map(executor, write_merged_map, [g for g in merged if g.map_file is None])
     name_of = ctx.concept_names.get
@@ -126,7 +132,13 @@ def explain_class(
         if not ctx.draw or group.image_id not in ctx.crops or not group.map_file:
             return None
         crop = ctx.crops[group.image_id]
-        return example_overlay(ctx.data_dir, group.image_id, crop, group.member_ids, group.map_file)
+        try:
+            return example_overlay(
+                ctx.data_dir, group.image_id, crop, group.member_ids, group.map_file
+            )
+        except (OSError, ValueError) as exc:
+            log.warning("no overlay for clusters %s: %s", group.member_ids, exc)
+            return None
 
     groups = list(examples.values())
     overlays = dict(zip(examples, _map(executor, render, groups), strict=True))

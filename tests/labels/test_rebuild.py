@@ -340,3 +340,17 @@ def test_empty_database_has_nothing_to_rebuild(any_db_engine: Any, isolated_sett
     report = rebuild()
     assert report.ok and report.generation is None and report.classes_rebuilt == []
     assert "no generation yet" in report.summary()
+
+
+def test_a_missing_picture_costs_its_overlay_not_the_rebuild(
+    world: World, caplog: pytest.LogCaptureFixture
+) -> None:
+    dog_scenario(world)
+    (world.data_dir / "crops/c0-i0.png").unlink()
+    report = rebuild()
+    assert report.ok
+    ear = _payloads(world.engine, DOG)[L1]["concepts"][0]
+    overlays = {e["image_id"]: e["overlay_file"] for e in ear["examples"]}
+    assert overlays[world.images[(DOG, 0)]] is None
+    assert overlays[world.images[(DOG, 1)]] is not None
+    assert "no overlay for clusters" in caplog.text
