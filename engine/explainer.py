@@ -21,7 +21,7 @@ import torch
 from torch import nn
 
 from engine.config import ExplainConfig
-from engine.hooks import capture_activations
+from engine.hooks import capture_activations, frozen_parameters
 from engine.method import explain_layer
 from engine.results import ImageExplanation, LayerExplanation
 
@@ -188,16 +188,20 @@ class Explainer:
         targets: one class per image (None entries: the predicted class); None = config.target.
         """
         x = images if images.dim() == 4 else images.unsqueeze(0)
-        # requires_grad on the input keeps activations differentiable even when the model's
-        # parameters are frozen; autograd.grad below still computes only what the hooked
-        # activations need (no parameter or input gradient).
-        x = x.to(self.device, dtype=torch.float32).detach().requires_grad_(True)
-        with torch.enable_grad(), capture_activations(self.model, self.layers) as capture:
+        x = x.to(self.device, dtype=torch.float32).detach()
+        with (
+            torch.enable_grad(),
+            frozen_parameters(self.model),
+            capture_activations(self.model, self.layers) as capture,
+        ):
             logits = _logits_of(self.model(x))
             activations = capture.ordered()
             target = self._targets(logits.detach(), targets)
             score = logits.gather(1, target[:, None]).sum()
-            grads = torch.autograd.grad(score, activations, allow_unused=True)
+            if score.requires_grad:
+                grads = torch.autograd.grad(score, activations, allow_unused=True)
+            else:  # no hooked layer feeds the logits
+                grads = (None,) * len(activations)
 
         acts_np: dict[str, np.ndarray] = {}
         alpha_np: dict[str, np.ndarray] = {}

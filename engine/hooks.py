@@ -43,6 +43,10 @@ class ActivationCapture:
                 raise LayerCallError(
                     f"layer {name} runs more than once per forward pass; hook a module that runs once"
                 )
+            if torch.is_grad_enabled() and not output.requires_grad:
+                # Nothing upstream is differentiated (see `frozen_parameters`): the graph starts
+                # here, at the first hooked layer that runs.
+                output = output.detach().requires_grad_(True)
             self.activations[name] = output
             return output.clone()
 
@@ -79,3 +83,20 @@ def capture_activations(
         yield capture
     finally:
         capture.release()
+
+
+@contextmanager
+def frozen_parameters(model: nn.Module) -> Iterator[None]:
+    """Parameters with requires_grad=False for the block, restored afterwards (also on error).
+
+    Gradients are taken with respect to activations only, so no parameter needs one; this keeps
+    autograd from saving tensors for parameter gradients that would never be computed.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p in params:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p in params:
+            p.requires_grad_(True)

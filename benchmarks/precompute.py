@@ -1,0 +1,317 @@
+"""Benchmark of INV local explanations: speed against the network pass, and agreement with t-SNE.
+
+    .venv/bin/python benchmarks/precompute.py                 # CPU, the full run (~4 minutes)
+    .venv/bin/python benchmarks/precompute.py --device cuda   # the GPU path and its overlap
+    .venv/bin/python benchmarks/precompute.py --quick         # fewer repeats, no serial baselines
+
+Timings (VGG16, random weights, 224 px, batch 8, the same inputs for every row), per image and as
+a ratio to (a):
+  (a) the network pass alone with the nine hooks: one forward, one backward to the hooked
+      activations (torch.autograd.grad; no parameter gradients), channel weights and Grad-CAM,
+      results on the CPU. This is the limit L.
+  (b) INV with t-SNE (the paper's pipeline), layers clustered in parallel threads.
+  (b1) the same with one clustering thread (serial, as the authors' notebook runs).
+  (c) INV with the default reduction (Ward on the PCA vectors, one tree, silhouette per k).
+  (d) the same nine per-layer maps from pytorch-grad-cam: nine GradCAM calls.
+  (e) (a) and (c) through the overlapped pipeline of `inv precompute` (batch i's clustering
+      during batch i+1's network pass), over several batches.
+Agreement (EfficientNet-Lite0 with its ImageNet weights, real photographs; random weights give
+degenerate gradients): adjusted Rand index of the channel clusterings and the weight-weighted
+best-match cosine of the cluster maps, for (c) against (b), next to two t-SNE runs from random
+initialisations with different seeds (t-SNE's own noise floor).
+Peak memory: the process's maximum resident set size after the VGG16 rows (and the GPU's peak
+allocation on CUDA).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from engine import ExplainConfig, Explainer
+from engine.explainer import available_cpus
+from engine.pipeline import OverlappedRunner, Timeline
+from engine.results import ImageExplanation, LayerExplanation
+
+VGG_LAYERS = ["features.11", "features.13", "features.15", "features.18", "features.20", "features.22",
+              "features.25", "features.27", "features.29"]  # fmt: skip
+DARKNET = Path("/usr/share/darknet/data")
+
+
+def load_text() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f} {five:.2f} {fifteen:.2f}"
+
+
+def timed(fn: Callable[[], object], repeats: int, sync: Callable[[], None]) -> float:
+    """Median seconds of `repeats` calls (after the caller's warm-up)."""
+    times = []
+    for _ in range(repeats):
+        sync()
+        start = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_rss_gb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+
+# ---- speed -----------------------------------------------------------------------------------
+
+
+def speed(args: argparse.Namespace, device: torch.device) -> None:
+    import torchvision
+
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    torch.manual_seed(0)
+    model = torchvision.models.vgg16().eval().to(device)
+    x = torch.randn(args.batch_size, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    b = args.batch_size
+    ward = Explainer(model, VGG_LAYERS, ExplainConfig(), device=device)
+    tsne = Explainer(model, VGG_LAYERS, ExplainConfig(reduction="tsne"), device=device)
+    tsne_serial = Explainer(
+        model, VGG_LAYERS, ExplainConfig(reduction="tsne"), device=device, workers=1
+    )
+
+    # Warm-up: first calls pay for lazy imports, thread pools and allocator growth.
+    passed = ward.forward_backward(x)
+    ward.cluster(passed)
+    tsne.cluster(passed)
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+
+    rows: list[tuple[str, float]] = []
+    limit = timed(lambda: ward.forward_backward(x), args.repeats, sync) / b
+    rows.append(("(a) network pass + hooks (L)", limit))
+    rows.append(
+        (
+            "(b) INV, t-SNE, parallel layers",
+            timed(lambda: tsne.explain(x), max(1, args.repeats - 1), sync) / b,
+        )
+    )
+    if not args.quick:
+        rows.append(
+            ("(b1) INV, t-SNE, one thread", timed(lambda: tsne_serial.explain(x), 1, sync) / b)
+        )
+    rows.append(
+        ("(c) INV, default (Ward on PCA)", timed(lambda: ward.explain(x), args.repeats, sync) / b)
+    )
+    cluster_only = timed(lambda: ward.cluster(passed), args.repeats, sync) / b
+
+    batches = [x] * args.pipeline_batches
+    timeline = Timeline()
+    runner = OverlappedRunner(
+        ward.forward_backward, lambda _x, p: ward.cluster(p), timeline=timeline
+    )
+    sync()
+    start = time.perf_counter()
+    for _ in runner.run(batches):
+        pass
+    sync()
+    overlapped = (time.perf_counter() - start) / (b * len(batches))
+    rows.append((f"(e) (c) overlapped over {len(batches)} batches", overlapped))
+    inv_peak = peak_rss_gb()
+    inv_gpu_peak = torch.cuda.max_memory_allocated() / 1024**3 if device.type == "cuda" else 0.0
+    if not args.quick:
+        rows.append(
+            (
+                "(d) pytorch-grad-cam, 9 calls",
+                gradcam_nine(model, x, passed.targets, device, sync) / b,
+            )
+        )
+
+    print(f"\nVGG16 (random weights), 224 px, batch {b}, device {device}, "
+          f"{torch.get_num_threads()} torch threads, {available_cpus()} CPUs, {load_text()}")  # fmt: skip
+    print(f"{'configuration':<40} {'s/image':>9} {'× L':>7}")
+    for name, seconds in rows:
+        print(f"{name:<40} {seconds:>9.3f} {seconds / limit:>7.2f}")
+    print(f"clustering alone (default), s/image: {cluster_only:.3f}; network and clustering overlapped "
+          f"for {timeline.overlap_seconds():.2f} s of the pipeline run")  # fmt: skip
+    print(f"peak memory (max RSS of this process) through rows (a)-(c), (e): {inv_peak:.2f} GB; "
+          f"after (d) as well: {peak_rss_gb():.2f} GB")  # fmt: skip
+    if device.type == "cuda":
+        print(f"peak GPU memory allocated through (a)-(c), (e): {inv_gpu_peak:.2f} GB")
+    for explainer in (ward, tsne, tsne_serial):
+        explainer.close()
+
+
+def gradcam_nine(
+    model: torch.nn.Module, x: torch.Tensor, targets: np.ndarray, device: torch.device, sync
+) -> float:  # type: ignore[no-untyped-def]
+    from pytorch_grad_cam import GradCAM
+    from pytorch_grad_cam.utils.model_targets import ClassifierOutputTarget
+
+    x = x.to(device)
+    wanted = [ClassifierOutputTarget(int(t)) for t in targets]
+
+    def nine_calls() -> None:
+        for name in VGG_LAYERS:
+            with GradCAM(model=model, target_layers=[model.get_submodule(name)]) as cam:
+                cam(input_tensor=x, targets=wanted)
+
+    seconds = timed(nine_calls, 1, sync)
+    model.zero_grad(set_to_none=True)
+    return seconds
+
+
+# ---- agreement -------------------------------------------------------------------------------
+
+
+def photos() -> list[tuple[str, np.ndarray]]:
+    from matplotlib import cbook
+    from PIL import Image
+    from skimage import data
+    from sklearn.datasets import load_sample_images
+
+    found = [
+        (name, getattr(data, name)())
+        for name in ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "camera")
+    ]
+    sample = load_sample_images()
+    found += [
+        (Path(f).name, image) for f, image in zip(sample.filenames, sample.images, strict=True)
+    ]
+    with cbook.get_sample_data("grace_hopper.jpg") as fh:
+        found.append(("grace_hopper", np.asarray(Image.open(fh).convert("RGB"))))
+    for name in ("dog", "eagle", "giraffe", "horses", "kite", "person"):
+        if (DARKNET / f"{name}.jpg").is_file():
+            found.append((name, np.asarray(Image.open(DARKNET / f"{name}.jpg").convert("RGB"))))
+    return found
+
+
+def best_match_cosine(a: LayerExplanation, b: LayerExplanation) -> float | None:
+    """Symmetric weight-weighted best-match cosine between two layers' cluster maps."""
+    if not a.clusters or not b.clusters:
+        return None
+
+    def one_way(x: LayerExplanation, y: LayerExplanation) -> float:
+        ys = [c.map.ravel() / (np.linalg.norm(c.map) or 1.0) for c in y.clusters]
+        total = sum(c.weight for c in x.clusters)
+        score = 0.0
+        for c in x.clusters:
+            v = c.map.ravel() / (np.linalg.norm(c.map) or 1.0)
+            score += c.weight * max(float(v @ w) for w in ys)
+        return score / total
+
+    return 0.5 * (one_way(a, b) + one_way(b, a))
+
+
+def agreement(first: list[ImageExplanation], second: list[ImageExplanation]) -> tuple[float, float]:
+    from sklearn.metrics import adjusted_rand_score
+
+    aris, cosines = [], []
+    for r1, r2 in zip(first, second, strict=True):
+        for name, l1 in r1.layers.items():
+            l2 = r2.layers[name]
+            assert np.array_equal(l1.kept_channels, l2.kept_channels)
+            if l1.kept_channels.size >= 4:
+                aris.append(adjusted_rand_score(l1.labels, l2.labels))
+            cosine = best_match_cosine(l1, l2)
+            if cosine is not None:
+                cosines.append(cosine)
+    return float(np.mean(aris)), float(np.mean(cosines))
+
+
+def agreement_run(args: argparse.Namespace, device: torch.device) -> None:
+    from engine.models import load_model
+
+    loaded = load_model()
+    pictures = photos()
+    from PIL import Image
+
+    x = torch.stack([
+        torch.from_numpy(loaded.preprocess.normalise(loaded.preprocess.crop(Image.fromarray(p).convert("RGB"))))
+        for _, p in pictures
+    ])  # fmt: skip
+    configs = {
+        "c": ExplainConfig(),
+        "b": ExplainConfig(reduction="tsne"),
+        "r1": ExplainConfig(reduction="tsne", tsne_init="random", seed=1),
+        "r2": ExplainConfig(reduction="tsne", tsne_init="random", seed=2),
+        "b500": ExplainConfig(reduction="tsne", tsne_max_iter=500),
+    }
+    explainers = {
+        k: Explainer(loaded.module, None, cfg, device=device) for k, cfg in configs.items()
+    }
+    results: dict[str, list[ImageExplanation]] = {key: [] for key in configs}
+    seconds = dict.fromkeys(configs, 0.0)
+    for chunk in x.split(args.batch_size):
+        passed = explainers["c"].forward_backward(chunk)
+        for key, explainer in explainers.items():
+            start = time.perf_counter()
+            results[key] += explainer.cluster(passed)
+            seconds[key] += time.perf_counter() - start
+    for explainer in explainers.values():
+        explainer.close()
+    layers = explainers["c"].layers
+    jobs = len(pictures) * len(layers)
+    top1 = [loaded.classes[r.predicted] for r in results["c"]]
+    print(f"\nAgreement: EfficientNet-Lite0 (ImageNet weights), {len(pictures)} photos × {len(layers)} layers "
+          f"({','.join(layers)}), {load_text()}")  # fmt: skip
+    print(
+        "photos: "
+        + ", ".join(f"{name}→{label}" for (name, _), label in zip(pictures, top1, strict=True))
+    )
+    kept = [r.layers[n].kept_channels.size for r in results["c"] for n in layers]
+    print(f"kept maps per layer: median {int(np.median(kept))}, range {min(kept)}–{max(kept)}")
+    print(f"{'pair':<52} {'ARI':>6} {'w-cos':>7}")
+    ari_cb, cos_cb = agreement(results["c"], results["b"])
+    ari_rr, cos_rr = agreement(results["r1"], results["r2"])
+    ari_br, cos_br = agreement(results["b"], results["r1"])
+    print(f"{'(c) default vs (b) t-SNE':<52} {ari_cb:>6.3f} {cos_cb:>7.4f}")
+    print(f"{'noise floor: t-SNE random init seed 1 vs seed 2':<52} {ari_rr:>6.3f} {cos_rr:>7.4f}")
+    print(f"{'(b) t-SNE PCA init vs t-SNE random init seed 1':<52} {ari_br:>6.3f} {cos_br:>7.4f}")
+    ari_b5, cos_b5 = agreement(results["b500"], results["b"])
+    print(
+        f"{'t-SNE 500 iterations vs (b) t-SNE 1000 iterations':<52} {ari_b5:>6.3f} {cos_b5:>7.4f}"
+    )
+    verdict = "meets" if cos_cb >= cos_rr - 0.01 else "MISSES"
+    print(
+        f"target (1) agreement: w-cos(c, b) = {cos_cb:.4f} vs floor {cos_rr:.4f} − 0.01 → {verdict}"
+    )
+    print(f"clustering time per layer: Ward {seconds['c'] / jobs * 1000:.1f} ms, t-SNE {seconds['b'] / jobs * 1000:.1f} ms, "
+          f"t-SNE 500 iterations {seconds['b500'] / jobs * 1000:.1f} ms "
+          f"(wall, {available_cpus()} threads)")  # fmt: skip
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--device", default="cpu", help="cpu, cuda or auto")
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--pipeline-batches", type=int, default=4)
+    parser.add_argument(
+        "--quick", action="store_true", help="skip the serial t-SNE and grad-cam rows"
+    )
+    parser.add_argument("--skip-agreement", action="store_true")
+    parser.add_argument("--skip-speed", action="store_true")
+    args = parser.parse_args()
+    from engine.explainer import resolve_device
+
+    device = resolve_device(args.device)
+    print(f"inv benchmark: torch {torch.__version__}, device {device}"
+          + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "") + f", {load_text()}")  # fmt: skip
+    if not args.skip_speed:
+        speed(args, device)
+    if not args.skip_agreement:
+        agreement_run(args, device)
+    print(f"\npeak memory (max RSS) at the end: {peak_rss_gb():.2f} GB; {load_text()}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
