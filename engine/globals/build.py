@@ -68,6 +68,10 @@ def _example(group: MergedGroup, overlay: str | None) -> dict[str, Any]:
     }
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _trend_entry(trend: Trend, name: str) -> dict[str, Any]:
     return {
         "concept_id": trend.concept,
@@ -202,8 +206,8 @@ def explain_class(
                 for c in concepts
             ]
             subtitle = (
-                f"layer {position + 1} of {len(depths)} · {images} images"
-                f" · top {len(concepts)} concepts"
+                f"layer {position + 1} of {len(depths)} · {_count(images, 'image')}"
+                f" · top {_count(len(concepts), 'concept')}"
             )
             jobs.append(
                 partial(
