@@ -44,6 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.hooks import LayerCallError
     from engine.images import ImageError
     from engine.models import ModelLoadError
     from engine.precompute import clean_orphans, precompute
@@ -59,11 +60,9 @@ def run(args: argparse.Namespace) -> int:
     )
     engine = get_engine()
     if not migrate.is_at_head(engine):
-        print(
-            "inv precompute: the database is not at the newest schema; run `inv init` first",
-            file=sys.stderr,
-        )
-        return 2
+        # A fresh DATA_DIR works without a separate `inv init`.
+        migrate.upgrade(engine)
+        log.info("database brought to the newest schema")
     try:
         report = precompute(
             args.images,
@@ -80,7 +79,14 @@ def run(args: argparse.Namespace) -> int:
             progress=not args.no_progress,
             engine=engine,
         )
-    except (ModelLoadError, FileNotFoundError, KeyError, ValueError, ImageError) as exc:
+    except (
+        ModelLoadError,
+        FileNotFoundError,
+        KeyError,
+        ValueError,
+        ImageError,
+        LayerCallError,
+    ) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"inv precompute: {message}", file=sys.stderr)
         return 2

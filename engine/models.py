@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -332,6 +333,9 @@ def load_torchvision(name: str, weights: str | None) -> LoadedModel:
 
 def load_factory(spec: str, weights: str | None) -> LoadedModel:
     module_name, _, attr = spec.partition(":")
+    # Like `python -m` (and uvicorn's app factories): modules in the working directory import.
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
     try:
         factory: Callable[..., object] = getattr(importlib.import_module(module_name), attr)
     except (ImportError, AttributeError) as exc:

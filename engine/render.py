@@ -135,7 +135,14 @@ def reveal_mask(cluster_map: np.ndarray, size: tuple[int, int], hint_level: int)
     threshold = np.percentile(upsampled, 100.0 - HINT_LEVELS[hint_level])
     mask = Image.fromarray(((upsampled >= threshold) * 255).astype(np.uint8), mode="L")
     factor = float(np.mean([size[0] / cluster_map.shape[1], size[1] / cluster_map.shape[0]]))
-    return mask.filter(ImageFilter.GaussianBlur(blur_sigma(factor)))
+    blurred = mask.filter(ImageFilter.GaussianBlur(blur_sigma(factor)))
+    # A small region blurred with a large σ would only ever be half visible (one 73-px cell of a
+    # 7×7 map with σ = 55 peaks at a quarter of full brightness); rescaling to the blurred peak
+    # keeps the soft edge and shows the revealed part at full brightness.
+    peak = blurred.getextrema()[1]
+    if 0 < peak < 255:
+        blurred = blurred.point(lambda v: min(255, round(v * 255 / peak)))
+    return blurred
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:

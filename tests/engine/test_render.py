@@ -134,3 +134,15 @@ def test_rendering_takes_a_few_milliseconds() -> None:
         render_overlay(crop, cluster_map)
         timings.append(time.perf_counter() - start)
     assert np.median(timings) < 0.1  # about 15 ms for both here; generous for a loaded machine
+
+
+def test_a_small_revealed_region_is_shown_at_full_brightness() -> None:
+    # One cell of a 7×7 map upsampled ×73 and blurred with σ ≈ 55 px stays fully visible at its
+    # centre instead of fading to a quarter.
+    cluster_map = np.zeros((7, 7), dtype=np.float32)
+    cluster_map[2, 5] = 1.0
+    crop = np.full((224, 224, 3), 200, dtype=np.uint8)
+    picture = decode(render_challenge(crop, cluster_map, 0))
+    centre = picture[int(2.5 * 512 / 7), int(5.5 * 512 / 7)]
+    assert centre.min() >= 190
+    assert picture[20, 20].max() < 10
