@@ -31,6 +31,7 @@ from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
 
 from bot import admin, handlers, texts
+from bot.dbcontext import pooled_engine
 from bot.handlers import Services
 from bot.runtime import DbRunner, PerUserUpdateProcessor, ResilientRateLimiter
 from storage.settings import Settings
@@ -104,7 +105,12 @@ def build_application(
     rebuild = admin.load_rebuild()
     workers = db_workers or (1 if settings.is_sqlite else 4)
     app.bot_data["services"] = Services(
-        settings=settings, db=DbRunner(workers), rng=rng or random.Random(), rebuild=rebuild
+        settings=settings,
+        db=DbRunner(
+            workers, pooled_engine(settings.sqlalchemy_url, workers), owns_engine=settings.is_sqlite
+        ),
+        rng=rng or random.Random(),
+        rebuild=rebuild,
     )
     handlers.register(app, admin.admin_handlers(rebuild is not None))
     if jobs:

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import random
 import re
+import threading
+import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import case, delete, func, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import assignment, quality, scoring
+from bot import assignment, dbcontext, quality, scoring
 from bot.leaderboard import Row, display_name, rank_of, top
-from storage.db import session_scope
 from storage.models import (
     Answer,
     Cluster,
@@ -108,7 +109,6 @@ class Guessed:
     answer: str
     guess_points: int
     streak_points: int
-    ordinal: int
 
 
 @dataclass(frozen=True)
@@ -147,22 +147,132 @@ class Cancelled:
 # ---- helpers ---------------------------------------------------------------------------------
 
 
+SEEN_RESOLUTION = timedelta(minutes=1)  # last_seen_at is refreshed at most this often
+COLLECTION_TTL = 60.0  # seconds the list of a model's explained classes is reused
+
+
+@dataclass(frozen=True)
+class ClusterInfo:
+    """What a view needs of a cluster; written once by precompute, so it can be cached."""
+
+    cluster_id: int
+    model_id: int
+    class_index: int
+    depth: int
+    crop_file: str
+    map_file: str
+    is_gold: bool
+
+
+class Catalogue:
+    """Read-through cache of the explanation rows the game only reads, per database.
+
+    Clusters, images and models never change after precompute, and photo file_ids change only
+    through remember_photo/forget_photo here; caching them saves most queries of each update.
+    """
+
+    def __init__(self) -> None:
+        self.clusters: dict[int, ClusterInfo] = {}
+        self.classes: dict[int, tuple[str, ...]] = {}
+        self.collections: dict[int, tuple[float, tuple[int, ...]]] = {}
+        self.photos: dict[tuple[int, int], str | None] = {}
+        self.lock = threading.Lock()
+
+    def cluster(self, session: Session, cluster_id: int) -> ClusterInfo | None:
+        info = self.clusters.get(cluster_id)
+        if info is None:
+            row = session.exec(
+                select(
+                    Cluster.id,
+                    Image.model_id,
+                    Cluster.class_index,
+                    Cluster.depth,
+                    Image.crop_file,
+                    Cluster.map_file,
+                    Cluster.is_gold,
+                )
+                .join(Image, Image.id == Cluster.image_id)
+                .where(Cluster.id == cluster_id)
+            ).first()
+            if row is None:
+                return None
+            info = ClusterInfo(*row)
+            self.clusters[cluster_id] = info
+        return info
+
+    def class_names(self, session: Session, model_id: int) -> tuple[str, ...]:
+        names = self.classes.get(model_id)
+        if names is None:
+            classes = session.exec(select(Model.classes).where(Model.id == model_id)).first()
+            names = tuple(classes or ())
+            self.classes[model_id] = names
+        return names
+
+    def collection(self, session: Session, model_id: int) -> tuple[int, ...]:
+        cached = self.collections.get(model_id)
+        now = time.monotonic()
+        if cached is None or cached[0] < now:
+            classes = session.exec(
+                select(Image.explained_class).where(Image.model_id == model_id).distinct()
+            ).all()
+            cached = (now + COLLECTION_TTL, tuple(classes))
+            self.collections[model_id] = cached
+        return cached[1]
+
+    def photo(self, session: Session, cluster_id: int, level: int) -> str | None:
+        key = (cluster_id, level)
+        if key not in self.photos:
+            self.photos[key] = session.exec(
+                select(RenderedPhoto.telegram_file_id).where(
+                    RenderedPhoto.cluster_id == cluster_id, RenderedPhoto.hint_level == level
+                )
+            ).first()
+        return self.photos[key]
+
+
+_catalogues: dict[str, Catalogue] = {}
+_catalogues_lock = threading.Lock()
+
+
+def catalogue(session: Session) -> Catalogue:
+    key = str(session.get_bind().url)
+    with _catalogues_lock:
+        cat = _catalogues.get(key)
+        if cat is None:
+            cat = _catalogues[key] = Catalogue()
+        return cat
+
+
+def clear_catalogues() -> None:
+    """Forget every cached row (e.g. after precompute replaced clusters)."""
+    with _catalogues_lock:
+        _catalogues.clear()
+
+
 def _player(session: Session, telegram_id: int, now: datetime) -> Participant:
     """The consenting participant for `telegram_id`, marked active and seen."""
     participant = get_participant(session, telegram_id)
     if participant is None or participant.consent_at is None:
         raise GameError("consent")
-    participant.active = True
-    participant.last_seen_at = now
+    if not participant.active:
+        participant.active = True
+    # Refreshed coarsely: one write per update just to move a timestamp would double the writes.
+    if now - participant.last_seen_at >= SEEN_RESOLUTION:
+        participant.last_seen_at = now
     return participant
 
 
-def _own_play(session: Session, participant: Participant, play_id: int) -> Play:
+def _own_play(
+    session: Session, participant: Participant, play_id: int, message_id: int | None = None
+) -> Play:
+    """The participant's play `play_id`; learns the id of the message showing it from a press."""
     play = session.get(Play, play_id)
     if play is None:
         raise GameError("gone")
     if play.participant_id != participant.id:
         raise GameError("not_yours")
+    if message_id is not None and play.message_id is None:
+        play.message_id = message_id
     return play
 
 
@@ -174,19 +284,17 @@ def _open_play(session: Session, participant_id: int) -> Play | None:
     ).first()
 
 
-def _class_names(session: Session, cluster: Cluster) -> list[str]:
-    image = session.get(Image, cluster.image_id)
-    model = session.get(Model, image.model_id) if image else None
-    return list(model.classes) if model else []
+def _info(session: Session, cluster_id: int) -> ClusterInfo:
+    info = catalogue(session).cluster(session, cluster_id)
+    if info is None:
+        raise GameError("gone")
+    return info
 
 
-def _class_name(session: Session, cluster: Cluster) -> str:
-    names = _class_names(session, cluster)
-    return (
-        names[cluster.class_index]
-        if 0 <= cluster.class_index < len(names)
-        else f"class {cluster.class_index}"
-    )
+def _class_name(session: Session, info: ClusterInfo, index: int | None = None) -> str:
+    names = catalogue(session).class_names(session, info.model_id)
+    index = info.class_index if index is None else index
+    return names[index] if 0 <= index < len(names) else f"class {index}"
 
 
 def _ordinal(session: Session, participant_id: int) -> int:
@@ -197,30 +305,22 @@ def _ordinal(session: Session, participant_id: int) -> int:
     )
 
 
-def _file_id(session: Session, cluster_id: int, level: int) -> str | None:
-    return session.exec(
-        select(RenderedPhoto.telegram_file_id).where(
-            RenderedPhoto.cluster_id == cluster_id, RenderedPhoto.hint_level == level
-        )
-    ).first()
-
-
-def _view(session: Session, play: Play, participant_id: int) -> Challenge:
-    cluster = session.get(Cluster, play.cluster_id)
-    if cluster is None:
-        raise GameError("gone")
-    image = session.get(Image, cluster.image_id)
-    names = _class_names(session, cluster)
+def _view(
+    session: Session, play: Play, participant_id: int, *, ordinal: int | None = None
+) -> Challenge:
+    info = _info(session, play.cluster_id)
+    cat = catalogue(session)
+    names = cat.class_names(session, info.model_id)
     options = tuple(names[i] if 0 <= i < len(names) else f"class {i}" for i in play.options)
     return Challenge(
         play_id=play.id or 0,
-        cluster_id=cluster.id or 0,
-        ordinal=_ordinal(session, participant_id),
+        cluster_id=info.cluster_id,
+        ordinal=ordinal if ordinal is not None else _ordinal(session, participant_id),
         hint_level=play.hint_level,
-        layer_depth=cluster.depth,
-        crop_file=image.crop_file if image else "",
-        map_file=cluster.map_file,
-        file_id=_file_id(session, cluster.id or 0, play.hint_level),
+        layer_depth=info.depth,
+        crop_file=info.crop_file,
+        map_file=info.map_file,
+        file_id=cat.photo(session, info.cluster_id, play.hint_level),
         options=options,
     )
 
@@ -302,7 +402,7 @@ def _close_open(
 
 
 def has_consented(telegram_id: int) -> bool:
-    with session_scope(readonly=True) as session:
+    with dbcontext.scope(readonly=True) as session:
         participant = get_participant(session, telegram_id)
         return participant is not None and participant.consent_at is not None
 
@@ -310,7 +410,7 @@ def has_consented(telegram_id: int) -> bool:
 def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = None) -> bool:
     """Store the consent decision; True when it changed anything (a second press does not)."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if accepted:
             participant = participant or get_or_create_participant(session, telegram_id)
@@ -341,7 +441,7 @@ def start_challenge(
     """Close the open play (skip it, or finish its labelling) and serve the next challenge."""
     now = now or utcnow()
     rng = rng or random.Random()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
         finished, skipped = _close_open(session, participant, now)
         served = assignment.served_since(session, participant.id or 0, now - assignment.DAY)
@@ -350,27 +450,26 @@ def start_challenge(
         candidates = assignment.load_candidates(
             session, participant.id or 0, settings.plays_per_challenge
         )
+        cat = catalogue(session)
         for _attempt in range(3):
             choice = assignment.choose(candidates, gold_rate=settings.gold_rate, rng=rng)
             if choice is None:
                 raise GameError("no_challenges", finished=finished, skipped=skipped)
-            cluster = session.get(Cluster, choice.cluster_id)
-            assert cluster is not None
-            image = session.get(Image, cluster.image_id)
-            assert image is not None
-            names = _class_names(session, cluster)
-            collection = session.exec(
-                select(Image.explained_class).where(Image.model_id == image.model_id).distinct()
-            ).all()
+            info = _info(session, choice.cluster_id)
+            names = cat.class_names(session, info.model_id)
             options = assignment.pick_options(
-                cluster.class_index, list(collection), len(names), n=N_OPTIONS, rng=rng
+                info.class_index,
+                list(cat.collection(session, info.model_id)),
+                len(names),
+                n=N_OPTIONS,
+                rng=rng,
             )
             try:
                 play = create_play(
                     session,
                     participant.id or 0,
-                    cluster.id or 0,
-                    is_gold=cluster.is_gold,
+                    info.cluster_id,
+                    is_gold=info.is_gold,
                     options=options,
                     chat_id=telegram_id,
                     served_at=now,
@@ -382,19 +481,12 @@ def start_challenge(
         raise GameError("no_challenges", finished=finished, skipped=skipped)
 
 
-def attach_message(play_id: int, chat_id: int, message_id: int) -> None:
-    """Remember which message shows the play (replies to it are recognised later)."""
-    with session_scope() as session:
-        play = session.get(Play, play_id)
-        if play is not None:
-            play.chat_id = chat_id
-            play.message_id = message_id
-
-
 def remember_photo(cluster_id: int, hint_level: int, file_id: str) -> None:
     """Store Telegram's file_id for a rendered challenge photo (first upload wins)."""
-    with session_scope() as session:
-        if _file_id(session, cluster_id, hint_level) is not None:
+    with dbcontext.scope() as session:
+        cat = catalogue(session)
+        cat.photos.pop((cluster_id, hint_level), None)
+        if cat.photo(session, cluster_id, hint_level) is not None:
             return
         try:
             with session.begin_nested():
@@ -405,27 +497,35 @@ def remember_photo(cluster_id: int, hint_level: int, file_id: str) -> None:
                 )
                 session.flush()
         except IntegrityError:
-            pass  # another upload of the same photo stored its file_id first
+            cat.photos.pop((cluster_id, hint_level), None)
+            return  # another upload of the same photo stored its file_id first
+        cat.photos[(cluster_id, hint_level)] = file_id
 
 
 def forget_photo(cluster_id: int, hint_level: int) -> None:
     """Drop a file_id Telegram no longer accepts (e.g. after changing the bot token)."""
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         session.exec(
             delete(RenderedPhoto).where(
                 RenderedPhoto.cluster_id == cluster_id, RenderedPhoto.hint_level == hint_level
             )  # type: ignore[call-overload]
         )
+        catalogue(session).photos[(cluster_id, hint_level)] = None
 
 
 def show_more(
-    telegram_id: int, play_id: int, seen_level: int, *, now: datetime | None = None
+    telegram_id: int,
+    play_id: int,
+    seen_level: int,
+    *,
+    now: datetime | None = None,
+    message_id: int | None = None,
 ) -> Challenge:
     """Raise the hint level of a play in the reveal stage (one level per press)."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id)
+        play = _own_play(session, participant, play_id, message_id)
         if play.stage != "reveal":
             raise GameError("expired")
         if play.hint_level != seen_level:
@@ -436,12 +536,14 @@ def show_more(
         return _view(session, play, participant.id or 0)
 
 
-def open_guess(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Challenge:
+def open_guess(
+    telegram_id: int, play_id: int, *, now: datetime | None = None, message_id: int | None = None
+) -> Challenge:
     """Show the choices: reveal → guessing (pressing again shows the same choices)."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id)
+        play = _own_play(session, participant, play_id, message_id)
         if play.stage not in ("reveal", "guessing"):
             raise GameError("expired")
         play.stage = "guessing"
@@ -449,22 +551,26 @@ def open_guess(telegram_id: int, play_id: int, *, now: datetime | None = None) -
 
 
 def make_guess(
-    telegram_id: int, play_id: int, option: int, settings: Settings, *, now: datetime | None = None
+    telegram_id: int,
+    play_id: int,
+    option: int,
+    settings: Settings,
+    *,
+    now: datetime | None = None,
+    message_id: int | None = None,
 ) -> Guessed:
     """Judge a choice: points, streak, gold statistics and trust; guessing → labelling."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id)
+        play = _own_play(session, participant, play_id, message_id)
         if play.stage != "guessing":
             raise GameError("already" if play.guessed_at is not None else "expired")
         if not 0 <= option < len(play.options):
             raise GameError("invalid")
-        cluster = session.get(Cluster, play.cluster_id)
-        if cluster is None:
-            raise GameError("gone")
+        info = _info(session, play.cluster_id)
         guessed = play.options[option]
-        correct = guessed == cluster.class_index
+        correct = guessed == info.class_index
         fast = quality.is_fast(play.served_at, now, settings.min_answer_seconds)
         streak = scoring.next_streak(participant.streak, correct=correct, fast=fast)
         gp = scoring.guess_points(play.hint_level, correct=correct, fast=fast)
@@ -484,32 +590,24 @@ def make_guess(
             participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
         session.flush()
         _add_points(session, participant.id or 0, gp + sp)
-        return Guessed(
-            play.id or 0,
-            correct,
-            fast,
-            _class_name(session, cluster),
-            gp,
-            sp,
-            _ordinal(session, participant.id or 0),
-        )
+        return Guessed(play.id or 0, correct, fast, _class_name(session, info), gp, sp)
 
 
-def resign(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Resigned:
+def resign(
+    telegram_id: int, play_id: int, *, now: datetime | None = None, message_id: int | None = None
+) -> Resigned:
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id)
+        play = _own_play(session, participant, play_id, message_id)
         if play.stage not in ("reveal", "guessing"):
             raise GameError("expired")
-        cluster = session.get(Cluster, play.cluster_id)
-        if cluster is None:
-            raise GameError("gone")
+        info = _info(session, play.cluster_id)
         play.stage = "resigned"
         play.outcome = "resign"
         play.finished_at = now
         participant.streak = scoring.next_streak(participant.streak, correct=False)
-        return Resigned(play.id or 0, _class_name(session, cluster))
+        return Resigned(play.id or 0, _class_name(session, info))
 
 
 def add_labels(
@@ -522,7 +620,7 @@ def add_labels(
 ) -> LabelsAdded:
     """Record a message of labels for the play in the labelling stage (one Answer per label)."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
         play = _open_play(session, participant.id or 0)
         if reply_to_message_id is not None:
@@ -539,7 +637,12 @@ def add_labels(
             raise GameError("not_guessed")
         parsed = quality.parse_labels(text, max_length=settings.max_label_length)
         if parsed.problem is not None:
-            raise GameError(parsed.problem, limit=settings.max_label_length)
+            limit = (
+                quality.MAX_LABELS_PER_MESSAGE
+                if parsed.problem == "too_many"
+                else settings.max_label_length
+            )
+            raise GameError(parsed.problem, limit=limit)
         existing = session.exec(select(Answer.normalized).where(Answer.play_id == play.id)).all()
         recent = session.exec(
             select(Answer.raw_message, Answer.created_at)
@@ -584,7 +687,7 @@ def add_labels(
 def finish_labels(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Finished:
     """Done: labelling → done, with the provisional agreement bonus."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
         play = _own_play(session, participant, play_id)
         if play.stage == "done":
@@ -597,7 +700,7 @@ def finish_labels(telegram_id: int, play_id: int, *, now: datetime | None = None
 def cancel(telegram_id: int, *, now: datetime | None = None) -> Cancelled:
     """Leave the pending step: skip a challenge not guessed yet, or finish its labelling."""
     now = now or utcnow()
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if participant is None or participant.consent_at is None:
             return Cancelled(False, None)
@@ -609,7 +712,7 @@ def cancel(telegram_id: int, *, now: datetime | None = None) -> Cancelled:
 
 
 def score(telegram_id: int) -> Score:
-    with session_scope(readonly=True) as session:
+    with dbcontext.scope(readonly=True) as session:
         participant = get_participant(session, telegram_id)
         if participant is None or participant.consent_at is None:
             raise GameError("consent")
@@ -637,7 +740,7 @@ def score(telegram_id: int) -> Score:
 
 def leaderboard(telegram_id: int | None = None) -> tuple[list[Row], Row | None, int]:
     """Top players, the caller's own row (when they play) and the number of players."""
-    with session_scope(readonly=True) as session:
+    with dbcontext.scope(readonly=True) as session:
         me = get_participant(session, telegram_id) if telegram_id is not None else None
         me_id = me.id if me is not None and me.consent_at is not None else None
         rows = top(session, me=me_id)
@@ -662,7 +765,7 @@ def validate_nickname(name: str) -> str | None:
 
 
 def current_name(telegram_id: int) -> str:
-    with session_scope(readonly=True) as session:
+    with dbcontext.scope(readonly=True) as session:
         participant = get_participant(session, telegram_id)
         if participant is None or participant.consent_at is None:
             raise GameError("consent")
@@ -673,7 +776,7 @@ def set_nickname(telegram_id: int, name: str) -> str:
     cleaned = validate_nickname(name)
     if cleaned is None:
         raise GameError("nickname_invalid")
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if participant is None or participant.consent_at is None:
             raise GameError("consent")
@@ -695,7 +798,7 @@ def set_nickname(telegram_id: int, name: str) -> str:
 
 def forget(telegram_id: int) -> bool:
     """Delete the participant and, by cascade, every play and answer they gave."""
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if participant is None:
             return False
@@ -705,7 +808,7 @@ def forget(telegram_id: int) -> bool:
 
 def set_active(telegram_id: int, active: bool) -> bool:
     """Mark a participant (in)active, e.g. after they blocked the bot; False if unknown."""
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if participant is None:
             return False
@@ -717,18 +820,18 @@ def set_active(telegram_id: int, active: bool) -> bool:
 
 
 def subscribe(chat_id: int, title: str) -> None:
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         subscribe_group(session, chat_id, title)
 
 
 def unsubscribe(chat_id: int) -> bool:
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         return unsubscribe_group(session, chat_id)
 
 
 def migrate_group(old_chat_id: int, new_chat_id: int) -> None:
     """A group became a supergroup: its id changed."""
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         group = session.exec(select(GroupChat).where(GroupChat.chat_id == old_chat_id)).first()
         if group is not None:
             clash = session.exec(select(GroupChat).where(GroupChat.chat_id == new_chat_id)).first()
@@ -739,12 +842,12 @@ def migrate_group(old_chat_id: int, new_chat_id: int) -> None:
 
 
 def groups_to_announce() -> list[int]:
-    with session_scope(readonly=True) as session:
+    with dbcontext.scope(readonly=True) as session:
         return [g.chat_id for g in subscribed_groups(session)]
 
 
 def record_announcement(chat_id: int, message_id: int, *, now: datetime | None = None) -> None:
-    with session_scope() as session:
+    with dbcontext.scope() as session:
         group = session.exec(select(GroupChat).where(GroupChat.chat_id == chat_id)).first()
         if group is not None:
             group.last_announced_at = now or utcnow()

@@ -217,15 +217,8 @@ async def send_challenge(
         )
         message = await context.bot.send_photo(chat_id, media, caption=caption, reply_markup=markup)
     uploaded = photos.uploaded_file_id(message) if isinstance(media, bytes) else None
-    await svc.db(_after_send, challenge, chat_id, message.message_id, uploaded)
-
-
-def _after_send(
-    challenge: game.Challenge, chat_id: int, message_id: int, file_id: str | None
-) -> None:
-    game.attach_message(challenge.play_id, chat_id, message_id)
-    if file_id:
-        game.remember_photo(challenge.cluster_id, challenge.hint_level, file_id)
+    if uploaded:
+        await svc.db(game.remember_photo, challenge.cluster_id, challenge.hint_level, uploaded)
 
 
 async def show_hint(context: Context, query: CallbackQuery, challenge: game.Challenge) -> None:
@@ -442,6 +435,7 @@ async def on_callback(update: Update, context: Context) -> None:
         return
     svc = services(context)
     user_id = query.from_user.id
+    message_id = query.message.message_id if isinstance(query.message, Message) else None
     try:
         if cb.action is Action.CONSENT:
             await on_consent(context, query, bool(cb.arg))
@@ -451,11 +445,15 @@ async def on_callback(update: Update, context: Context) -> None:
             await answer(query)
             await play(context, user_id, user_id)
         elif cb.action is Action.HINT:
-            challenge = await svc.db(game.show_more, user_id, cb.play_id, cb.arg, now=utcnow())
+            challenge = await svc.db(
+                game.show_more, user_id, cb.play_id, cb.arg, now=utcnow(), message_id=message_id
+            )
             await answer(query)
             await show_hint(context, query, challenge)
         elif cb.action is Action.GUESS:
-            challenge = await svc.db(game.open_guess, user_id, cb.play_id, now=utcnow())
+            challenge = await svc.db(
+                game.open_guess, user_id, cb.play_id, now=utcnow(), message_id=message_id
+            )
             await answer(query)
             await edit_caption(
                 context,
@@ -465,7 +463,13 @@ async def on_callback(update: Update, context: Context) -> None:
             )
         elif cb.action is Action.OPTION:
             result = await svc.db(
-                game.make_guess, user_id, cb.play_id, cb.arg, svc.settings, now=utcnow()
+                game.make_guess,
+                user_id,
+                cb.play_id,
+                cb.arg,
+                svc.settings,
+                now=utcnow(),
+                message_id=message_id,
             )
             if result.fast:
                 await answer(query, texts.CB_FAST)
@@ -485,7 +489,9 @@ async def on_callback(update: Update, context: Context) -> None:
             )
             await edit_caption(context, query, caption, views.done_keyboard(result.play_id))
         elif cb.action is Action.RESIGN:
-            result = await svc.db(game.resign, user_id, cb.play_id, now=utcnow())
+            result = await svc.db(
+                game.resign, user_id, cb.play_id, now=utcnow(), message_id=message_id
+            )
             await answer(query)
             await edit_caption(
                 context,

@@ -19,9 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any, TypeVar
 
+from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
 from telegram.ext import AIORateLimiter, BaseRateLimiter, BaseUpdateProcessor
+
+from bot import dbcontext
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -73,11 +76,24 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 
 
 class DbRunner:
-    """Runs synchronous database functions in dedicated worker threads."""
+    """Runs synchronous database functions in dedicated worker threads.
 
-    def __init__(self, workers: int = 1) -> None:
+    The threads use a pooled engine (bot.dbcontext.pooled_engine), so each keeps its SQLite
+    connection open between updates.
+    """
+
+    def __init__(
+        self, workers: int = 1, engine: Engine | None = None, *, owns_engine: bool = False
+    ) -> None:
         self.workers = workers
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="inv-db")
+        self.engine = engine
+        self.owns_engine = owns_engine
+        self._pool = ThreadPoolExecutor(
+            max_workers=workers,
+            thread_name_prefix="inv-db",
+            initializer=dbcontext.bind,
+            initargs=(engine,),
+        )
 
     async def __call__(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         loop = asyncio.get_running_loop()
@@ -85,6 +101,8 @@ class DbRunner:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True)
+        if self.engine is not None and self.owns_engine:
+            self.engine.dispose()
 
 
 def is_transient(exc: BaseException) -> bool:

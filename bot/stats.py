@@ -8,9 +8,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+from bot import dbcontext
 from bot.assignment import counted_plays
 from bot.texts import MAX_TEXT, fit
-from storage.db import session_scope
 from storage.models import Answer, Cluster, Image, Model, Participant, Play, utcnow
 
 MAX_PROGRESS_ROWS = 40
@@ -91,7 +91,7 @@ def _progress(session: Session, plays_per_challenge: int) -> list[Progress]:
 def collect(plays_per_challenge: int, *, now: datetime | None = None) -> Stats:
     now = now or utcnow()
     day_ago = now - timedelta(days=1)
-    with session_scope(readonly=True) as session:
+    with dbcontext.scope(readonly=True) as session:
         stats = Stats()
         consented = Participant.consent_at.is_not(None)  # type: ignore[union-attr]
         stats.participants = session.exec(

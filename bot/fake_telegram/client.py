@@ -60,10 +60,11 @@ class FakeTelegramClient:
     async def stats(self) -> dict[str, Any]:
         return await self._get("/_fake/stats")
 
-    async def latencies(self, since: float = 0.0) -> list[tuple[float, float]]:
-        """(handed-out time, seconds until the bot's first reply) per answered update."""
+    async def latencies(self, since: float = 0.0) -> list[tuple[float, float, float]]:
+        """Per answered update: (handed-out time, seconds until the bot's first request answering
+        it, seconds it waited in the queue before getUpdates handed it out)."""
         body = await self._get("/_fake/latencies", since=since)
-        return [(t, lat) for t, lat in body["latencies"]]
+        return [(t, lat, queued) for t, lat, queued in body["latencies"]]
 
     async def fault(self, kind: str, **fields: Any) -> None:
         await self._post("/_fake/faults", {"kind": kind, **fields})

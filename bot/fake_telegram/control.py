@@ -124,9 +124,9 @@ def compact_event(rec: Any) -> dict[str, Any]:
     text = rec.text
     if text is not None:
         out["text"] = text
-    data = rec.callback_data
-    if data:
-        out["buttons"] = data
+    buttons = [[b.get("text", ""), b["callback_data"]] for b in rec.buttons if "callback_data" in b]
+    if buttons:
+        out["buttons"] = buttons
     if isinstance(rec.result, dict) and "message_id" in rec.result:
         out["message_id"] = rec.result["message_id"]
     if "callback_query_id" in rec.params:
@@ -174,9 +174,8 @@ def add_control_routes(app: web.Application, state: FakeState) -> None:
 
     async def latencies(request: web.Request) -> web.Response:
         since = float(request.query.get("since", 0))
-        return web.json_response(
-            {"latencies": [[t, lat] for t, lat in state.latencies if t >= since]}
-        )
+        rows = [list(row) for row in state.latencies if row[0] >= since]
+        return web.json_response({"latencies": rows})
 
     async def faults(request: web.Request) -> web.Response:
         if request.method == "DELETE":

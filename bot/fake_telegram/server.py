@@ -175,6 +175,7 @@ class _Pending:
     update_id: int
     chat_id: int | None
     query_id: str | None
+    injected_at: float = 0.0
     handed_out_at: float | None = None
 
 
@@ -236,7 +237,8 @@ class FakeState:
         self._pending: dict[int, _Pending] = {}
         self._pending_by_chat: dict[int, deque[int]] = {}
         self._pending_by_query: dict[str, int] = {}
-        self.latencies: list[tuple[float, float]] = []
+        # (handed out at, seconds until the bot's first answering request, seconds queued before)
+        self.latencies: list[tuple[float, float, float]] = []
         self.injected = 0
         self.last_update_id: int | None = None
         self.handed_out = 0
@@ -318,7 +320,9 @@ class FakeState:
             elif "chat" in value:
                 chat_id = value["chat"]["id"]
         self._queue.append(update)
-        self._pending[update["update_id"]] = _Pending(update["update_id"], chat_id, query_id)
+        self._pending[update["update_id"]] = _Pending(
+            update["update_id"], chat_id, query_id, time.time()
+        )
         if chat_id is not None:
             self._pending_by_chat.setdefault(chat_id, deque()).append(update["update_id"])
         if query_id is not None:
@@ -565,7 +569,13 @@ class FakeState:
         if pending.query_id is not None:
             self._pending_by_query.pop(pending.query_id, None)
         if pending.handed_out_at is not None:
-            self.latencies.append((pending.handed_out_at, arrived_at - pending.handed_out_at))
+            self.latencies.append(
+                (
+                    pending.handed_out_at,
+                    arrived_at - pending.handed_out_at,
+                    pending.handed_out_at - pending.injected_at,
+                )
+            )
 
     # ---- helpers for method implementations ------------------------------------------------
 

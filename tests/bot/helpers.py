@@ -71,9 +71,8 @@ class Player:
         return self.fake.press(self.user_id, data, prefix=prefix, **kwargs)
 
     def wait(self, method: str | None = None, after: Sent | int = 0, **kwargs: object) -> Recorded:
-        return self.fake.wait_for(
-            method, chat_id=self.user_id, after=after, timeout=self.timeout, **kwargs
-        )
+        kwargs.setdefault("timeout", self.timeout)
+        return self.fake.wait_for(method, chat_id=self.user_id, after=after, **kwargs)
 
     def wait_answer(self, sent: Sent) -> Recorded:
         """The answerCallbackQuery for a press."""
@@ -116,11 +115,11 @@ class Player:
 
         Returns the edit that shows the result."""
         pressed = self.press(prefix="g:")
-        edit = self.wait("editMessageCaption", after=pressed)
+        edit = self.wait("editMessageCaption", after=pressed, predicate=lambda r: r.ok)
         buttons = [b for b in edit.buttons if b.get("callback_data", "").startswith("o:")]
         if answer is not None:
             chosen = next(b for b in buttons if b["text"] == answer)
         else:
             chosen = buttons[0]
         pressed = self.press(chosen["callback_data"])
-        return self.wait("editMessageCaption", after=pressed)
+        return self.wait("editMessageCaption", after=pressed, predicate=lambda r: r.ok)

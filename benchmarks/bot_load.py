@@ -1,0 +1,558 @@
+"""Load benchmark of the Telegram bot: 1,000 simulated participants through the fake Bot API.
+
+    .venv/bin/python benchmarks/bot_load.py                       # SQLite, rate limiter off
+    .venv/bin/python benchmarks/bot_load.py --database-url postgresql://...   # or INV_TEST_POSTGRES_URL
+    .venv/bin/python benchmarks/bot_load.py --rate-limiter --group-check      # Telegram's limits
+
+Three processes: the fake Bot API server (`python -m bot.fake_telegram`), the simulator
+(`python -m bot.simulate`: 1,000 players, each plays whole challenges: /play, one Show more, Guess,
+an option, two labels as two messages, Done; they join with /start + consent first) and the bot
+(this process: the real Application from `bot.app.build_application`, long polling).
+
+Phases:
+  0. warm-up: every challenge photo of hint levels 0 and 1 is rendered and uploaded once, as a
+     running bot does over time (its file_id is then reused); reported, not part of the figures.
+  1. steady load: the simulator offers --rate updates/s for --steady seconds. Latency = from the
+     moment getUpdates hands an update out to the moment the bot's first request answering it
+     arrives (answerCallbackQuery for a button, else the first message to that chat), measured by
+     the fake server; the first two seconds are left out.
+  2. saturation ceiling: every player acts as soon as its previous step is answered, until
+     --backlog updates (5,000) went through; updates/s = backlog / (last reply - first send).
+Then the database is checked against what the simulator sent and saw answered: plays, answers
+and finished challenges, exactly (nothing lost, nothing doubled), and no challenge twice.
+With --rate-limiter: the outbound message rate (requests with a chat_id) per 1 s window and, with
+--group-check, 30 leaderboard posts to one group (Telegram allows 20/minute per group).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import itertools
+import json
+import os
+import pstats
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+TOKEN = "123456789:BENCH-fake-token-0000000000000000000"
+FIRST_ID = 2_000_000
+ADMIN_ID = 1_999_999
+WARM_CHAT = 1_999_998
+GROUP_ID = -1_000_000_000_001
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--players", type=int, default=1000)
+    parser.add_argument(
+        "--rate", type=float, default=200.0, help="offered updates/s in the steady phase"
+    )
+    parser.add_argument("--steady", type=float, default=20.0, help="seconds of steady load")
+    parser.add_argument("--backlog", type=int, default=5000, help="updates in the saturation phase")
+    parser.add_argument(
+        "--concurrency", type=int, default=16, help="updates of different users at once"
+    )
+    parser.add_argument(
+        "--rate-limiter", action="store_true", help="Telegram's limits on (default off)"
+    )
+    parser.add_argument(
+        "--group-check", action="store_true", help="with --rate-limiter: 30 posts to a group"
+    )
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("INV_TEST_POSTGRES_URL"),
+        help="PostgreSQL server URL (a fresh database is created in it); default SQLite",
+    )
+    parser.add_argument(
+        "--images", type=int, default=80, help="images seeded (x2 layers x2 clusters)"
+    )
+    parser.add_argument(
+        "--profile", type=Path, default=None, help="write a cProfile of the bot's event loop"
+    )
+    parser.add_argument(
+        "--timeline", action="store_true", help="print latency per second of the steady phase"
+    )
+    return parser.parse_args()
+
+
+# ---- setup -----------------------------------------------------------------------------------
+
+
+def prepare_environment(args: argparse.Namespace, tmp: Path) -> tuple[str | None, str | None]:
+    """Point settings at a fresh database; returns (admin URL, database name) for PostgreSQL."""
+    os.environ.update(
+        INV_ENV_FILE="",
+        DATA_DIR=str(tmp / "data"),
+        PSEUDONYM_SECRET="bench",
+        ADMIN_USER_IDS=str(ADMIN_ID),
+        TELEGRAM_BOT_TOKEN=TOKEN,
+        PLAYS_PER_CHALLENGE="5",
+        DAILY_CAP="1000",
+        LOG_LEVEL="WARNING",
+    )
+    if not args.database_url:
+        os.environ["DATABASE_URL"] = f"sqlite:///{tmp / 'data' / 'inv.db'}"
+        return None, None
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    admin_url = args.database_url.replace("postgresql://", "postgresql+psycopg://", 1)
+    name = f"inv_bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    os.environ["DATABASE_URL"] = (
+        make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    )
+    return admin_url, name
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from storage.db import dispose_engines
+
+    dispose_engines()
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def seed(images: int) -> int:
+    """A collection like precompute writes: crops, 16-bit map files, clusters (gold included)."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from engine.render import encode_map
+    from storage.db import session_scope
+    from storage.models import Cluster, ExplainedLayer, Image, Model
+    from storage.settings import get_settings
+
+    data_dir = get_settings().data_dir
+    rng = np.random.default_rng(0)
+    classes = [f"class {i}" for i in range(1000)]
+    clusters = 0
+    with session_scope() as session:
+        model = Model(name="benchnet", weights_hash="bench", num_classes=1000, classes=classes)
+        session.add(model)
+        session.flush()
+        for i in range(images):
+            cls = int(rng.integers(0, 1000))
+            crop = f"crops/{i}.png"
+            (data_dir / crop).parent.mkdir(parents=True, exist_ok=True)
+            PILImage.fromarray(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8), "RGB").save(
+                data_dir / crop
+            )
+            image = Image(
+                model_id=model.id,
+                sha256=f"{i:064d}",
+                config_key="bench",
+                source_path=f"{i}.jpg",
+                crop_file=crop,
+                width=224,
+                height=224,
+                true_class=cls,
+                predicted_class=cls,
+                predicted_prob=0.8,
+                explained_class=cls,
+            )
+            session.add(image)
+            session.flush()
+            for depth in range(2):
+                side = 14 if depth else 28
+                layer = ExplainedLayer(
+                    image_id=image.id,
+                    layer_name=f"features.{depth}",
+                    depth=depth,
+                    channels=64,
+                    kept_channels=12,
+                    height=side,
+                    width=side,
+                    kept_weight=90.0,
+                )
+                session.add(layer)
+                session.flush()
+                for rank in range(2):
+                    map_file = f"maps/{i}-{depth}-{rank}.png"
+                    (data_dir / map_file).parent.mkdir(parents=True, exist_ok=True)
+                    (data_dir / map_file).write_bytes(encode_map(rng.random((side, side))))
+                    session.add(
+                        Cluster(
+                            layer_id=layer.id,
+                            image_id=image.id,
+                            class_index=cls,
+                            layer_name=layer.layer_name,
+                            depth=depth,
+                            rank=rank,
+                            weight=40.0,
+                            n_maps=6,
+                            channels=[rank],
+                            map_file=map_file,
+                            is_gold=depth == 1 and rank == 0,
+                        )
+                    )
+                    clusters += 1
+    return clusters
+
+
+def start_fake_server() -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "bot.fake_telegram", "--token", TOKEN],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    info = json.loads(proc.stdout.readline())
+    return proc, info["url"]
+
+
+async def control(url: str, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from bot.fake_telegram.client import FakeTelegramClient
+
+    async with FakeTelegramClient(url) as fake:
+        return await fake.actions(actions)
+
+
+async def server_get(url: str, what: str, **params: Any) -> Any:
+    from bot.fake_telegram.client import FakeTelegramClient
+
+    async with FakeTelegramClient(url) as fake:
+        return await fake._get(f"/_fake/{what}", **params)
+
+
+async def warm_photos(app: Any) -> int:
+    """Render and upload every challenge photo of hint levels 0 and 1 once (file_ids stored)."""
+    from sqlmodel import select
+
+    from bot import game, photos
+    from storage.db import session_scope
+    from storage.models import Cluster, Image
+    from storage.settings import get_settings
+
+    data_dir = get_settings().data_dir
+    with session_scope(readonly=True) as session:
+        rows = session.exec(select(Cluster.id, Image.crop_file, Cluster.map_file).join(Image)).all()
+    semaphore = asyncio.Semaphore(4)
+
+    async def one(cluster_id: int, crop: str, map_file: str, level: int) -> None:
+        async with semaphore:
+            data = await photos.render(data_dir, crop, map_file, level)
+            message = await app.bot.send_photo(WARM_CHAT, data)
+            await asyncio.to_thread(
+                game.remember_photo, cluster_id, level, photos.uploaded_file_id(message)
+            )
+
+    await asyncio.gather(*(one(c, crop, m, level) for c, crop, m in rows for level in (0, 1)))
+    return 2 * len(rows)
+
+
+# ---- measuring -------------------------------------------------------------------------------
+
+
+def percentiles(values: list[float]) -> dict[str, float]:
+    ordered = sorted(values)
+
+    def pick(q: float) -> float:
+        return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000
+
+    return {
+        "n": len(ordered),
+        "p50": pick(0.50),
+        "p95": pick(0.95),
+        "p99": pick(0.99),
+        "max": ordered[-1] * 1000,
+        "mean": statistics.fmean(ordered) * 1000,
+    }
+
+
+def outbound_rates(events: list[dict[str, Any]], start: float, end: float) -> dict[str, float]:
+    """Messages (requests with a chat_id) per second: mean, and the most in any 1 s window."""
+    times = sorted(
+        e["at"]
+        for e in events
+        if e.get("chat_id") is not None and start <= e["at"] <= end and e["method"] != "getUpdates"
+    )
+    most = 0
+    j = 0
+    for i, t in enumerate(times):
+        while times[j] < t - 1.0:
+            j += 1
+        most = max(most, i - j + 1)
+    return {
+        "messages": len(times),
+        "mean_per_s": len(times) / max(end - start, 1e-9),
+        "max_in_1s": most,
+    }
+
+
+def database_counts(first_id: int, players: int) -> dict[str, int]:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import Answer, Participant, Play
+
+    ids = (Participant.telegram_id >= first_id) & (Participant.telegram_id < first_id + players)
+    with session_scope(readonly=True) as session:
+        plays = session.exec(
+            select(func.count()).select_from(Play).join(Participant).where(ids)
+        ).one()
+        done = session.exec(
+            select(func.count())
+            .select_from(Play)
+            .join(Participant)
+            .where(ids, Play.stage == "done")
+        ).one()
+        answers = session.exec(
+            select(func.count()).select_from(Answer).join(Play).join(Participant).where(ids)
+        ).one()
+        distinct = session.exec(
+            select(func.count()).select_from(
+                select(Play.participant_id, Play.cluster_id)
+                .join(Participant)
+                .where(ids)
+                .distinct()
+                .subquery()
+            )
+        ).one()
+        consented = session.exec(
+            select(func.count())
+            .select_from(Participant)
+            .where(ids, Participant.consent_at.is_not(None))
+        ).one()
+    return {
+        "plays": plays,
+        "done": done,
+        "answers": answers,
+        "distinct_pairs": distinct,
+        "participants": consented,
+    }
+
+
+async def group_check(url: str, bot_thread: Any) -> dict[str, Any]:
+    """30 leaderboard posts to one subscribed group through /announce; their timing."""
+    await control(
+        url,
+        [
+            {"op": "group", "chat_id": GROUP_ID, "title": "Bench", "admins": [ADMIN_ID]},
+            {"op": "text", "user_id": ADMIN_ID, "text": "/subscribe", "chat_id": GROUP_ID},
+        ],
+    )
+    await asyncio.sleep(1.0)
+    since = (await server_get(url, "stats"))["requests"]
+    await control(
+        url, [{"op": "text", "user_id": ADMIN_ID, "text": "/announce"} for _ in range(30)]
+    )
+    posts: list[float] = []
+    deadline = time.monotonic() + 120
+    while len(posts) < 30 and time.monotonic() < deadline:
+        await asyncio.sleep(1.0)
+        body = await server_get(url, "events", since=since, limit=100000)
+        posts = [
+            e["at"]
+            for e in body["events"]
+            if e.get("chat_id") == GROUP_ID and e["method"] == "sendMessage"
+        ]
+    gaps = [b - a for a, b in itertools.pairwise(posts)]
+    in_first_minute = sum(1 for t in posts if t - posts[0] < 60) if posts else 0
+    return {
+        "posts": len(posts),
+        "burst": sum(1 for g in gaps[:19] if g < 0.5) + 1 if posts else 0,
+        "mean_gap_after_burst_s": statistics.fmean(gaps[20:]) if len(gaps) > 20 else None,
+        "posts_in_first_60s": in_first_minute,
+    }
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+
+def main() -> int:
+    args = parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
+    admin_url, db_name = prepare_environment(args, tmp)
+    from bot.app import BotThread, build_application
+    from storage import migrate
+    from storage.db import get_engine
+    from storage.settings import get_settings
+
+    settings = get_settings()
+    migrate.upgrade(get_engine())
+    started = time.monotonic()
+    clusters = seed(args.images)
+    print(
+        f"database: {'PostgreSQL' if admin_url else 'SQLite'}; {clusters} challenges seeded "
+        f"in {time.monotonic() - started:.1f} s"
+    )
+    fake_proc, url = start_fake_server()
+    bot_thread = None
+    profiler = cProfile.Profile() if args.profile else None
+    try:
+        asyncio.run(
+            control(
+                url, [{"op": "user", "user_id": WARM_CHAT}, {"op": "user", "user_id": ADMIN_ID}]
+            )
+        )
+        app = build_application(
+            settings,
+            token=TOKEN,
+            base_url=f"{url}/bot",
+            base_file_url=f"{url}/file/bot",
+            concurrency=args.concurrency,
+            rate_limiter=args.rate_limiter,
+        )
+        bot_thread = BotThread(app, poll_timeout=10).start()
+        started = time.monotonic()
+        warmed = bot_thread.call(warm_photos(app), timeout=900)
+        print(
+            f"warm-up: {warmed} photos rendered and uploaded once in {time.monotonic() - started:.1f} s"
+        )
+
+        phases = [
+            {
+                "name": "steady",
+                "rate": args.rate,
+                "duration": args.steady,
+                "timeout": args.steady + 120,
+            },
+            {"name": "ceiling", "rate": None, "max_updates": args.backlog, "timeout": 900},
+        ]
+        command = [
+            sys.executable,
+            "-m",
+            "bot.simulate",
+            "--url",
+            url,
+            "--players",
+            str(args.players),
+            "--first-id",
+            str(FIRST_ID),
+            "--hints",
+            "1",
+            "--phases",
+            json.dumps(phases),
+        ]
+        if profiler is not None:
+
+            async def enable() -> None:
+                profiler.enable()
+
+            bot_thread.call(enable())
+        simulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        assert simulator.stdout is not None
+        results = []
+        cpu_marks = [resource.getrusage(resource.RUSAGE_SELF)]
+        for line in simulator.stdout:
+            results.append(json.loads(line))
+            cpu_marks.append(resource.getrusage(resource.RUSAGE_SELF))
+        if simulator.wait() != 0 or len(results) != 2:
+            print("the simulator failed", file=sys.stderr)
+            return 1
+        if profiler is not None:
+
+            async def disable() -> None:
+                profiler.disable()
+
+            bot_thread.call(disable())
+            pstats.Stats(profiler).dump_stats(str(args.profile))
+
+        steady, ceiling = results
+        rows = (asyncio.run(server_get(url, "latencies", since=steady["started_at"] + 2.0)))[
+            "latencies"
+        ]
+        in_window = [lat for t, lat, _q in rows if t <= steady["started_at"] + args.steady]
+        queued = [q for t, _lat, q in rows if t <= steady["started_at"] + args.steady]
+        lat = percentiles(in_window)
+        offered = steady["sent"] / steady["sending_seconds"] if steady["sending_seconds"] else 0.0
+        print(
+            f"\nsteady load: {steady['sent']} updates offered in {steady['sending_seconds']:.1f} s "
+            f"({offered:.0f} updates/s), {args.players} players, rate limiter {'on' if args.rate_limiter else 'off'}"
+        )
+        print(
+            f"  latency getUpdates hand-out -> first reply request (n={lat['n']}): "
+            f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms"
+        )
+        if args.timeline:
+            for second in range(int(args.steady)):
+                t0 = steady["started_at"] + second
+                window = [lat for t, lat, _q in rows if t0 <= t < t0 + 1]
+                if window:
+                    w = percentiles(window)
+                    print(
+                        f"    t={second:3d}s n={w['n']:4d} p50 {w['p50']:6.1f} max {w['max']:6.1f} ms"
+                    )
+        q = percentiles(queued)
+        print(
+            f"  (time queued at the server before hand-out: p50 {q['p50']:.1f} ms, p99 {q['p99']:.1f} ms)"
+        )
+        throughput = ceiling["sent"] / ceiling["seconds"] if ceiling["seconds"] else 0.0
+        print(
+            f"\nsaturation: {ceiling['sent']} updates in {ceiling['seconds']:.2f} s = {throughput:.0f} updates/s"
+        )
+        for name, result, a, b in (
+            ("steady", steady, cpu_marks[0], cpu_marks[1]),
+            ("saturation", ceiling, cpu_marks[1], cpu_marks[2]),
+        ):
+            cpu = (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
+            print(
+                f"  bot process CPU in the {name} phase: {cpu:.1f} s = {1000 * cpu / max(result['sent'], 1):.2f} ms per update"
+            )
+
+        counts = database_counts(FIRST_ID, args.players)
+        expected = {
+            "plays": ceiling["plays"],
+            "done": ceiling["done"],
+            "answers": ceiling["labels"],
+            "distinct_pairs": ceiling["plays"],
+            "participants": args.players,
+        }
+        errors = ceiling["errors"] + steady["errors"]
+        ok = counts == expected and not errors
+        print(f"\ndatabase: {counts}")
+        print(f"expected: {expected}")
+        print(
+            f"check: {'OK, nothing lost or doubled' if ok else 'MISMATCH'}"
+            + (f"; errors: {errors[:5]}" if errors else "")
+        )
+
+        if args.rate_limiter:
+            body = asyncio.run(server_get(url, "events", since=0, limit=10**7))
+            rates = outbound_rates(
+                body["events"], steady["started_at"], steady["started_at"] + args.steady
+            )
+            print(
+                f"\noutbound with the rate limiter (steady phase): {rates['messages']} messages, "
+                f"{rates['mean_per_s']:.1f}/s on average, at most {rates['max_in_1s']} in any 1 s window"
+            )
+            if args.group_check:
+                group = bot_thread.call(group_check(url, bot_thread), timeout=300)
+                print(
+                    f"group: {group['posts']} posts; first {group['burst']} at once, then one every "
+                    f"{group['mean_gap_after_burst_s']:.2f} s; {group['posts_in_first_60s']} within the first 60 s"
+                )
+        return 0 if ok else 1
+    finally:
+        if bot_thread is not None:
+            bot_thread.stop()
+        fake_proc.terminate()
+        fake_proc.wait()
+        if admin_url and db_name:
+            drop_database(admin_url, db_name)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

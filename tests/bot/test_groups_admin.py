@@ -1,0 +1,260 @@
+"""Groups (subscriptions, scheduled leaderboards) and the researchers' commands."""
+
+from __future__ import annotations
+
+import io
+import sys
+import time
+import types
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot import texts
+from bot.fake_telegram import FakeTelegram
+from storage.db import session_scope
+from storage.models import Export, GroupChat, Participant, Play
+from tests.bot.conftest import ADMIN_ID
+from tests.bot.helpers import BotRunner, Player
+
+GROUP = -100123
+
+
+def subscribed() -> dict[int, bool]:
+    with session_scope() as session:
+        return {g.chat_id: g.subscribed for g in session.exec(select(GroupChat)).all()}
+
+
+def test_only_group_admins_subscribe(bot: BotRunner, fake: FakeTelegram) -> None:
+    fake.add_group(GROUP, "Vision lab", admins=[1], members=[2], creator=3)
+    member = fake.send(2, "/subscribe", chat_id=GROUP)
+    assert fake.wait_for("sendMessage", chat_id=GROUP, after=member).text == texts.GROUP_ADMINS_ONLY
+    assert subscribed() == {}
+    admin = fake.send(1, "/subscribe", chat_id=GROUP)
+    assert "every 1 day" in fake.wait_for("sendMessage", chat_id=GROUP, after=admin).text
+    assert subscribed() == {GROUP: True}
+    member = fake.send(2, "/unsubscribe", chat_id=GROUP)
+    assert fake.wait_for("sendMessage", chat_id=GROUP, after=member).text == texts.GROUP_ADMINS_ONLY
+    owner = fake.send(3, "/unsubscribe", chat_id=GROUP)
+    assert fake.wait_for("sendMessage", chat_id=GROUP, after=owner).text == texts.UNSUBSCRIBED
+    assert subscribed() == {GROUP: False}
+    private = Player(fake, 1).say("/subscribe")
+    assert private.text == texts.GROUP_ONLY.format(command="subscribe")
+
+
+def test_a_group_that_removes_the_bot_is_unsubscribed(bot: BotRunner, fake: FakeTelegram) -> None:
+    fake.add_group(GROUP, "Lab", admins=[1])
+    sent = fake.send(1, "/subscribe", chat_id=GROUP)
+    fake.wait_for("sendMessage", chat_id=GROUP, after=sent)
+    fake.member_update(GROUP, "member", "left", actor_id=1)
+    fake.settle()
+    assert subscribed() == {GROUP: False}
+
+
+def test_leaderboard_in_a_group(bot: BotRunner, fake: FakeTelegram) -> None:
+    fake.add_group(GROUP, "Lab", members=[8])
+    sent = fake.send(8, "/leaderboard", chat_id=GROUP)
+    assert "No one has played yet" in fake.wait_for("sendMessage", chat_id=GROUP, after=sent).text
+
+
+@pytest.fixture
+def scheduled_bot(fake: FakeTelegram, bot_env, collection, monkeypatch) -> Iterator[BotRunner]:
+    monkeypatch.setenv("LEADERBOARD_INTERVAL", "1")
+    from storage.settings import get_settings
+
+    get_settings.cache_clear()
+    runner = BotRunner(fake).start()
+    yield runner
+    runner.stop()
+
+
+def test_scheduled_leaderboard_posts(scheduled_bot: BotRunner, fake: FakeTelegram) -> None:
+    fake.add_group(GROUP, "Lab", admins=[1])
+    fake.add_group(GROUP - 1, "Other", admins=[1])
+    for chat in (GROUP, GROUP - 1):
+        sent = fake.send(1, "/subscribe", chat_id=chat)
+        fake.wait_for("sendMessage", chat_id=chat, after=sent)
+    post = fake.wait_for(
+        "sendMessage",
+        chat_id=GROUP,
+        after=sent,
+        predicate=lambda r: r.text.startswith("No one") or "leaderboard" in r.text,
+        timeout=5,
+    )
+    assert post.ok
+    fake.wait_for(
+        "sendMessage", chat_id=GROUP, after=post.seq, timeout=5
+    )  # and again a second later
+    with session_scope() as session:
+        group = session.exec(select(GroupChat).where(GroupChat.chat_id == GROUP)).one()
+    assert group.last_announced_at is not None and group.announce_message_id is not None
+    job = scheduled_bot.app.job_queue.get_jobs_by_name("leaderboard")[0]
+    assert (
+        job.job.coalesce is True and job.job.max_instances == 1 and job.job.misfire_grace_time >= 1
+    )
+
+
+def test_researcher_commands_are_refused_to_others(
+    bot: BotRunner, fake: FakeTelegram, player: Player
+) -> None:
+    fake.add_group(GROUP, "Lab", admins=[1])
+    sent = fake.send(1, "/subscribe", chat_id=GROUP)
+    fake.wait_for("sendMessage", chat_id=GROUP, after=sent)
+    before = fake.stats()["requests"]
+    for command in ("/stats", "/export", "/announce"):
+        assert player.say(command).text == texts.ADMIN_ONLY
+    fake.settle()
+    # Nothing else happened: one refusal each, no document, no group post, no participant row.
+    sent_since = [r for r in fake.requests(since=before) if r.method != "getUpdates"]
+    assert [r.method for r in sent_since] == ["sendMessage"] * 3
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Participant)).one() == 0
+        assert session.exec(select(func.count()).select_from(Export)).one() == 0
+
+
+def test_stats(bot: BotRunner, fake: FakeTelegram, player: Player) -> None:
+    player.join()
+    player.play()
+    player.guess()
+    player.say("stripes")
+    reply = Player(fake, ADMIN_ID).say("/stats")
+    assert "Participants: 1 (1 active, 0 declined consent)" in reply.text
+    assert "Answers: 1 (1 accepted" in reply.text and "Last 24 h: 1 plays, 1 answers" in reply.text
+    assert "tabby, tabby cat · features.10: 0/2 done" in reply.text
+
+
+def test_export_by_document(bot: BotRunner, fake: FakeTelegram, player: Player) -> None:
+    player.join()
+    player.say("/nickname Secret Name")
+    player.play()
+    player.guess()
+    player.say("stripes, ears")
+    admin = Player(fake, ADMIN_ID)
+    sent = admin.send("/export")
+    document = admin.wait("sendDocument", after=sent, timeout=10)
+    assert document.ok and "plays 1" in document.params["caption"]
+    (name,) = document.files
+    payload = document.files[name]
+    archive = zipfile.ZipFile(io.BytesIO(payload))
+    assert {"manifest.json", "participants.csv", "plays.csv", "answers.csv"} <= set(
+        archive.namelist()
+    )
+    blob = b"".join(archive.read(n) for n in archive.namelist())
+    assert b"4242" not in blob and b"Secret Name" not in blob and b"User4242" not in blob
+    done = admin.wait("editMessageText", after=sent)
+    assert done.text.startswith("Export ready")
+    with session_scope() as session:
+        (row,) = session.exec(select(Export)).all()
+    assert row.requested_by != str(ADMIN_ID) and len(row.requested_by) == 16
+
+
+def test_export_over_50_mb_says_where_it_is(
+    bot: BotRunner, fake: FakeTelegram, monkeypatch
+) -> None:
+    import storage.export
+
+    monkeypatch.setattr(storage.export, "TELEGRAM_DOCUMENT_LIMIT", 10)
+    admin = Player(fake, ADMIN_ID)
+    sent = admin.send("/export")
+    status = admin.wait("editMessageText", after=sent, timeout=10)
+    assert "over Telegram's 50 MB limit" in status.text and ".zip" in status.text
+    assert fake.requests("sendDocument") == []
+
+
+@dataclass
+class FakeReport:
+    """What engine.rebuild.rebuild returns, as far as the bot reads it."""
+
+    ran: bool = True
+    generation: int | None = 1
+    classes_rebuilt: list[int] = field(default_factory=lambda: [0])
+    answers: int = 3
+    concepts: int = 2
+    seconds: float = 0.1
+
+    def summary(self) -> str:
+        return (
+            f"Generation {self.generation}: rebuilt {self.classes_rebuilt}" if self.ran else "busy"
+        )
+
+
+@pytest.fixture
+def rebuild_calls(monkeypatch) -> list[dict]:
+    """A stand-in engine.rebuild so the bot's wiring is tested without spaCy and SBERT."""
+    calls: list[dict] = []
+
+    def rebuild(*, full: bool = False, progress=None) -> FakeReport:
+        calls.append({"full": full})
+        for step, fraction in (("cleaning", 0.2), ("embedding", 0.6), ("charts", 0.9)):
+            progress(step, fraction)
+            time.sleep(0.3)
+        return FakeReport()
+
+    module = types.ModuleType("engine.rebuild")
+    module.rebuild = rebuild
+    module.__spec__ = types.SimpleNamespace(name="engine.rebuild")  # type: ignore[assignment]
+    monkeypatch.setitem(sys.modules, "engine.rebuild", module)
+    from bot import admin as bot_admin
+
+    monkeypatch.setattr(bot_admin, "load_rebuild", lambda: rebuild)
+    monkeypatch.setattr(bot_admin, "PROGRESS_EDIT_SECONDS", 0.2)
+    return calls
+
+
+def test_rebuild_command_reports_progress_in_place(
+    rebuild_calls: list[dict], bot: BotRunner, fake: FakeTelegram
+) -> None:
+    admin = Player(fake, ADMIN_ID)
+    assert "/rebuild" in admin.say("/help").text
+    sent = admin.send("/rebuild full")
+    status = admin.wait("sendMessage", after=sent)
+    assert status.text == texts.REBUILD_STARTED
+    final = admin.wait(
+        "editMessageText",
+        after=sent,
+        predicate=lambda r: r.text.startswith("Generation"),
+        timeout=10,
+    )
+    edits = [r for r in fake.requests("editMessageText", chat_id=ADMIN_ID) if r.seq > sent.seq]
+    assert any(r.text.startswith("Rebuilding:") for r in edits)
+    assert {r.params["message_id"] for r in edits} == {status.result["message_id"]}
+    assert final.ok and rebuild_calls == [{"full": True}]
+    assert Player(fake, 5).say("/rebuild").text == texts.ADMIN_ONLY
+    assert len(rebuild_calls) == 1
+    job = bot.app.job_queue.get_jobs_by_name("rebuild")[0]
+    assert (
+        job.job.coalesce is True and job.job.max_instances == 1 and job.job.misfire_grace_time >= 1
+    )
+
+
+def test_without_engine_rebuild_there_is_no_rebuild_command(
+    bot: BotRunner, fake: FakeTelegram, monkeypatch
+) -> None:
+    from bot import admin as bot_admin
+
+    monkeypatch.setattr(bot_admin, "load_rebuild", lambda: None)
+    bot.restart()
+    admin = Player(fake, ADMIN_ID)
+    assert admin.say("/rebuild").text == texts.UNKNOWN_COMMAND
+    assert not bot.app.job_queue.get_jobs_by_name("rebuild")
+    assert "/rebuild" not in admin.say("/help").text
+
+
+def test_announce_now(bot: BotRunner, fake: FakeTelegram, player: Player) -> None:
+    player.join()
+    player.play()
+    player.guess()
+    player.press(prefix="d:")
+    fake.add_group(GROUP, "Lab", admins=[1])
+    sent = fake.send(1, "/subscribe", chat_id=GROUP)
+    fake.wait_for("sendMessage", chat_id=GROUP, after=sent)
+    reply = Player(fake, ADMIN_ID).say("/announce")
+    assert reply.text == texts.ANNOUNCED.format(posted=1, removed=0)
+    post = fake.requests("sendMessage", chat_id=GROUP)[-1]
+    assert post.text.startswith("inv leaderboard") and "1 players in total" in post.text
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Play)).one() == 1

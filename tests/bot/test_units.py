@@ -1,0 +1,289 @@
+"""Plain functions: callbacks, points, quality, assignment choice, options, texts, nicknames."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from bot import assignment, callbacks, quality, scoring, texts
+from bot.assignment import Candidate
+from bot.callbacks import Action, Callback
+from bot.game import validate_nickname
+from bot.handlers import AdminAlerts
+
+# ---- callbacks ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cb",
+    [
+        Callback(Action.HINT, 123, 4),
+        Callback(Action.GUESS, 999_999_999_999),
+        Callback(Action.OPTION, 5, 9),
+        Callback(Action.RESIGN, 1),
+        Callback(Action.DONE, 77),
+        Callback(Action.NEXT),
+        Callback(Action.CONSENT, arg=1),
+        Callback(Action.CONSENT, arg=0),
+        Callback(Action.FORGET, arg=1_750_000_000),
+        Callback(Action.FORGET),
+    ],
+)
+def test_callback_round_trip_fits_64_bytes(cb: Callback) -> None:
+    data = callbacks.encode(cb)
+    assert 1 <= len(data.encode()) <= 64
+    assert callbacks.decode(data) == cb
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        "",
+        "x",
+        "h:1",
+        "h:abc:1",
+        "o:1",
+        "o:1:100",
+        "g:-1",
+        "n:1",
+        "c:2",
+        "f:1",
+        "h:1:2:3",
+        "g:1 ",
+        "💥",
+        "o" * 65,
+        "g:" + "9" * 13,
+        "DROP TABLE play",
+    ],
+)
+def test_garbage_callback_data_is_refused(data: str) -> None:
+    assert callbacks.decode(data) is None
+
+
+def test_callback_data_over_64_bytes_cannot_be_encoded() -> None:
+    with pytest.raises(ValueError):
+        callbacks.encode(Callback(Action.HINT, 10**70, 1))
+
+
+# ---- points ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("level", "points"), [(0, 100), (1, 90), (2, 80), (3, 70), (4, 60), (5, 50)]
+)
+def test_guess_points_drop_ten_percent_per_hint(level: int, points: int) -> None:
+    assert scoring.guess_points(level, correct=True) == points
+    assert scoring.guess_points(level, correct=False) == 0
+    assert scoring.guess_points(level, correct=True, fast=True) == 0
+
+
+def test_streaks() -> None:
+    assert scoring.next_streak(0, correct=True) == 1
+    assert scoring.next_streak(3, correct=True) == 4
+    assert scoring.next_streak(3, correct=False) == 0
+    assert scoring.next_streak(3, correct=None) == 0
+    assert scoring.next_streak(3, correct=True, fast=True) == 3
+    assert [scoring.streak_points(s) for s in range(1, 9)] == [0, 10, 20, 30, 40, 50, 50, 50]
+
+
+@pytest.mark.parametrize(
+    ("raw", "key"),
+    [
+        ("Stripes", "stripes"),
+        ("  the  Pointy   EARS! ", "pointy ears"),
+        ("An owl", "owl"),
+        ("ＦＵＲ", "fur"),
+        ("a", "a"),
+        ("«wheels»", "wheels"),
+        ("زرافة", "زرافة"),
+    ],
+)
+def test_normalize_label(raw: str, key: str) -> None:
+    assert scoring.normalize_label(raw) == key
+
+
+def test_agreement_bonus_needs_another_participant_earlier_and_counts_once_per_play() -> None:
+    V = scoring.Vote
+    votes = [
+        V(1, play_id=10, participant_id=1, key="stripes"),
+        V(2, play_id=20, participant_id=2, key="ears"),
+        V(3, play_id=30, participant_id=3, key="stripes"),  # mine: agrees with participant 1
+        V(4, play_id=30, participant_id=3, key="stripes"),  # same key again in the same play
+        V(5, play_id=30, participant_id=3, key="tail"),  # nobody else said it
+        V(6, play_id=40, participant_id=4, key="tail"),  # later than mine: does not count for me
+        V(7, play_id=30, participant_id=3, key="ears"),
+    ]
+    assert scoring.agreement_bonuses(votes, play_id=30) == {3: 10, 4: 0, 5: 0, 7: 10}
+    # Only my own earlier label: no agreement.
+    assert scoring.agreement_bonuses([V(1, 5, 9, "x"), V(2, 6, 9, "x")], play_id=6) == {2: 0}
+
+
+def test_agreement_rule_matches_the_rebuilds() -> None:
+    agreement = pytest.importorskip("engine.labels.agreement")
+    rng = random.Random(3)
+    votes = [
+        scoring.Vote(
+            i, play_id=rng.randrange(6), participant_id=rng.randrange(4), key=rng.choice("abc")
+        )
+        for i in range(1, 60)
+    ]
+    theirs = agreement.agreement_bonuses(
+        [agreement.LabelVote(v.answer_id, v.play_id, v.participant_id, 1, v.key) for v in votes]
+    )
+    for play in range(6):
+        mine = scoring.agreement_bonuses(votes, play_id=play)
+        assert mine == {k: theirs[k] for k in mine}
+    assert agreement.BONUS_PER_AGREEMENT == scoring.BONUS_PER_AGREEMENT
+
+
+# ---- quality -----------------------------------------------------------------------------------
+
+
+def test_trust_is_smoothed_gold_accuracy() -> None:
+    assert quality.trust(0, 0) == 0.5
+    assert quality.trust(3, 3) == pytest.approx(0.8)
+    assert quality.trust(0, 4) == pytest.approx(1 / 6)
+
+
+def test_fast_answers() -> None:
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    assert quality.is_fast(t0, t0 + timedelta(seconds=1.9), 2.0)
+    assert not quality.is_fast(t0, t0 + timedelta(seconds=2.0), 2.0)
+
+
+def test_parse_labels() -> None:
+    parsed = quality.parse_labels("stripes, Pointy ears;whiskers\n stripes ,", max_length=200)
+    assert parsed.labels == ("stripes", "Pointy ears", "whiskers")
+    assert quality.parse_labels("x" * 201, max_length=200).problem == "too_long"
+    assert quality.parse_labels("x" * 10_000, max_length=200).problem == "too_long"
+    assert quality.parse_labels("🙂🙂 , 🐱", max_length=200).problem == "no_words"
+    assert quality.parse_labels(" , ; ", max_length=200).problem == "empty"
+    assert (
+        quality.parse_labels(",".join(f"w{i}" for i in range(11)), max_length=200).problem
+        == "too_many"
+    )
+    assert quality.parse_labels("خطوط, פסים", max_length=200).labels == ("خطوط", "פסים")
+    assert quality.parse_labels("🐯 stripes", max_length=200).labels == ("🐯 stripes",)
+
+
+def test_label_flags() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    history = quality.History(
+        play_keys={"stripes"},
+        play_label_count=1,
+        recent_messages=["fur, tail"],
+        recent_label_times=[],
+    )
+    flags = quality.label_flags(
+        ["Stripes", "ears"], "Stripes, ears", history, now=now, play_fast=False
+    )
+    assert flags == [{"duplicate"}, set()]
+    copied = quality.label_flags(["fur", "tail"], "Fur,  tail", history, now=now, play_fast=False)
+    assert copied == [{"duplicate"}, {"duplicate"}]
+    fast = quality.label_flags(["ears"], "ears", quality.History(), now=now, play_fast=True)
+    assert fast == [{"fast"}]
+    busy = quality.History(
+        recent_label_times=[now - timedelta(seconds=5)] * quality.FLOOD_MAX_LABELS
+    )
+    assert quality.label_flags(["new"], "new", busy, now=now, play_fast=False) == [{"flood"}]
+    old = quality.History(recent_label_times=[now - timedelta(minutes=5)] * 100)
+    assert quality.label_flags(["new"], "new", old, now=now, play_fast=False) == [set()]
+    full = quality.History(play_label_count=quality.MAX_LABELS_PER_PLAY)
+    assert quality.label_flags(["more"], "more", full, now=now, play_fast=False) == [{"flood"}]
+
+
+# ---- assignment --------------------------------------------------------------------------------
+
+
+def test_choose_prefers_challenges_closest_to_done() -> None:
+    rng = random.Random(0)
+    candidates = [
+        Candidate(1, 0, False),
+        Candidate(2, 3, False),
+        Candidate(3, 3, False),
+        Candidate(4, 1, False),
+    ]
+    picks = {assignment.choose(candidates, gold_rate=0.0, rng=rng).cluster_id for _ in range(50)}
+    assert picks == {2, 3}
+    assert assignment.choose([], gold_rate=0.5, rng=rng) is None
+
+
+def test_gold_rate() -> None:
+    rng = random.Random(1)
+    candidates = [Candidate(1, 0, True), Candidate(2, 0, False)]
+    golds = sum(assignment.choose(candidates, gold_rate=0.1, rng=rng).is_gold for _ in range(4000))
+    assert 300 < golds < 500
+    assert all(assignment.choose(candidates, gold_rate=1.0, rng=rng).is_gold for _ in range(20))
+    assert not any(assignment.choose(candidates, gold_rate=0.0, rng=rng).is_gold for _ in range(20))
+    # Only gold left: gold is served whatever the rate.
+    assert assignment.choose([Candidate(1, 0, True)], gold_rate=0.0, rng=rng).cluster_id == 1
+
+
+def test_daily_cap() -> None:
+    assert not assignment.daily_cap_reached(199, 200)
+    assert assignment.daily_cap_reached(200, 200)
+
+
+def test_options_come_from_the_collection_then_the_model() -> None:
+    rng = random.Random(2)
+    for _ in range(50):
+        options = assignment.pick_options(3, [3, 5, 7], 1000, n=6, rng=rng)
+        assert len(options) == 6 and len(set(options)) == 6 and 3 in options
+        assert {5, 7} <= set(options)  # the collection's other classes come first
+    big = assignment.pick_options(1, list(range(50)), 1000, n=6, rng=rng)
+    assert set(big) <= set(range(50))
+    assert sorted(assignment.pick_options(0, [0, 1], 3, n=6, rng=rng)) == [
+        0,
+        1,
+        2,
+    ]  # a 3-class model
+    assert len(assignment.pick_options(0, [0], 100, n=40, rng=rng)) == 10
+    assert len(assignment.pick_options(0, [0], 100, n=1, rng=rng)) == 4
+
+
+# ---- texts and names ---------------------------------------------------------------------------
+
+
+def test_texts_fit_telegram_limits() -> None:
+    assert len(texts.fit("x" * 5000, texts.MAX_TEXT)) == texts.MAX_TEXT
+    assert texts.fit("short", 10) == "short"
+    assert texts.class_label("tabby, tabby cat") == "tabby"
+    assert texts.class_label("great_white_shark") == "great white shark"
+    assert len(texts.class_label("x" * 300)) <= texts.MAX_BUTTON_TEXT
+    long_answer = "y" * 2000
+    assert len(texts.result_caption(True, long_answer, 100, 50, False)) <= texts.MAX_CAPTION
+    assert len(texts.labels_noted(["z" * 200] * 10, 10, 3)) <= texts.MAX_TEXT
+    help_text = texts.help_text(rebuild_available=True)
+    for command, _ in texts.PLAYER_COMMANDS + texts.GROUP_COMMANDS + texts.ADMIN_COMMANDS:
+        assert f"/{command}" in help_text
+    assert "/rebuild" not in texts.help_text(rebuild_available=False)
+
+
+@pytest.mark.parametrize(
+    ("name", "ok"),
+    [
+        ("Ada", "Ada"),
+        ("  Grace   Hopper ", "Grace Hopper"),
+        ("ab", None),
+        ("x" * 21, None),
+        ("12345", None),
+        ("<b>hi</b>", None),
+        ("Robert'); DROP", None),
+        ("Zoë_the-2nd", "Zoë_the-2nd"),
+        ("player-1a2b3c", None),
+        ("0123456789abcdef", None),
+        ("שלום עולם", "שלום עולם"),
+    ],
+)
+def test_nickname_validation(name: str, ok: str | None) -> None:
+    assert validate_nickname(name) == ok
+
+
+def test_admin_alerts_are_rate_limited() -> None:
+    alerts = AdminAlerts(interval=60)
+    assert alerts.due(1000.0) == 1
+    assert alerts.due(1010.0) is None
+    assert alerts.due(1020.0) is None
+    assert alerts.due(1061.0) == 3
