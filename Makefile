@@ -15,16 +15,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-# With TELEGRAM_BOT_TOKEN in .env: serve real users on the demo data. Without: the offline demo.
+# With TELEGRAM_BOT_TOKEN in .env: explain the demo photos into DATA_DIR and serve real users.
+# Without: the offline demo (out/report.html and out/export.zip).
 run: $(STAMP)
 	@$(BIN)/inv init
 	@if $(BIN)/python -c "import sys; from storage.settings import get_settings; sys.exit(0 if get_settings().token else 1)"; then \
-		echo "TELEGRAM_BOT_TOKEN is set: serving Telegram users (Ctrl+C stops)."; \
-		$(BIN)/inv bot; \
-	elif $(BIN)/inv --help | grep -q " demo "; then \
-		$(BIN)/inv demo; \
+		echo "TELEGRAM_BOT_TOKEN is set: explaining the demo photos, then serving Telegram users (Ctrl+C stops)."; \
+		$(BIN)/inv demo --prepare-only && $(BIN)/inv bot; \
 	else \
-		echo "Database ready. Next: inv precompute --images DIR, then inv bot (needs TELEGRAM_BOT_TOKEN)."; \
+		$(BIN)/inv demo; \
 	fi
 
 test: $(STAMP)

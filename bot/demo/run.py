@@ -27,16 +27,20 @@ from storage.settings import get_settings
 log = logging.getLogger(__name__)
 
 # Human think times are played back this much faster; MIN_ANSWER_SECONDS is scaled alike.
-DEFAULT_TIME_SCALE = 0.02
+DEFAULT_TIME_SCALE = 0.005
 DEMO_ENV = "INV_DEMO"
+# A small crowd covers more of the collection when each challenge retires after three plays and
+# only the heaviest clusters of each layer are served (the report still shows every cluster).
+DEMO_PLAYS_PER_CHALLENGE = 3
+DEMO_CLUSTERS_PER_LAYER = 2
 
 
 @dataclass
 class DemoOptions:
     out: Path = Path("out")
     seed: int = 7
-    players: int = 20
-    challenges: int = 12
+    players: int = 30
+    challenges: int = 20
     images: int | None = None
     model: str | None = None
     time_scale: float = DEFAULT_TIME_SCALE
@@ -79,6 +83,7 @@ def configure_demo_environment(options: DemoOptions) -> Path:
             "DATABASE_URL": f"sqlite:///{data_dir / 'inv.db'}",
             "MIN_ANSWER_SECONDS": f"{min_answer:.4f}",
             "PSEUDONYM_SECRET": f"inv-demo-{options.seed}",
+            "PLAYS_PER_CHALLENGE": str(DEMO_PLAYS_PER_CHALLENGE),
         }
     )
     os.environ.pop("LAYERS", None)
@@ -102,6 +107,20 @@ def explain(images_dir: Path, *, progress: bool, model: str | None = None) -> ob
     report = precompute(images_dir, model=model, progress=progress)
     print(report.summary())
     return report
+
+
+def focus_crowd(clusters_per_layer: int = DEMO_CLUSTERS_PER_LAYER) -> int:
+    """Serve only the `clusters_per_layer` heaviest clusters of each layer; returns how many."""
+    from sqlalchemy import func, select, update
+
+    from storage.db import session_scope
+    from storage.models import Cluster
+
+    with session_scope() as session:
+        session.execute(update(Cluster).values(active=Cluster.rank < clusters_per_layer))
+        return int(
+            session.execute(select(func.count()).where(Cluster.active.is_(True))).scalar_one()
+        )
 
 
 def play(options: DemoOptions) -> object:
@@ -166,7 +185,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
     print(f"[1/5] {len(images)} demo photos in {images_dir}")  # type: ignore[arg-type]
     print("[2/5] explaining them layer by layer (INV)")
     _timed(timings, "precompute", lambda: explain(images_dir, progress=options.progress))
-    print(f"[3/5] {options.players} simulated players play through the bot")
+    served = focus_crowd()
+    print(f"[3/5] {options.players} simulated players play {served} challenges through the bot")
     crowd = _timed(timings, "play", lambda: play(options))
     print("[4/5] rebuilding concepts and global explanations")
     rebuild_report = _timed(timings, "rebuild", lambda: rebuild_all(options.progress))

@@ -197,13 +197,22 @@ NOISE: tuple[str, ...] = (
 )
 
 
+def _form_weights(count: int) -> list[float]:
+    """Plain form 50%, the typo (last form) 8%, the variants share the rest."""
+    if count < 3:
+        return [1.0] * count
+    variant = 0.42 / (count - 2)
+    return [0.5] + [variant] * (count - 2) + [0.08]
+
+
 def labels_for(
     photo: str, rng: random.Random, *, noise_rate: float = 0.3, count: int = 2
 ) -> list[str]:
     """`count` labels a player might type about `photo`, each noise with probability noise_rate.
 
-    Concepts are drawn with Zipf-like popularity (the first concepts are named more often), and
-    each concept is written in one of its surface forms.
+    Concepts are drawn with Zipf-like popularity (the first concepts are named more often); a
+    concept is mostly written in its plain form, sometimes as a variant, rarely with the typo
+    that ends each list.
     """
     concepts = VOCABULARY.get(photo, [])
     labels: list[str] = []
@@ -211,7 +220,7 @@ def labels_for(
         if not concepts or rng.random() < noise_rate:
             labels.append(rng.choice(NOISE))
             continue
-        weights = [1.0 / (rank + 1) ** 0.7 for rank in range(len(concepts))]
+        weights = [1.0 / (rank + 1) for rank in range(len(concepts))]
         forms = rng.choices(concepts, weights=weights)[0]
-        labels.append(rng.choice(forms))
+        labels.append(rng.choices(forms, weights=_form_weights(len(forms)))[0])
     return labels
