@@ -1,4 +1,4 @@
-"""PNG charts of global explanations, sized for a phone screen (840 px wide).
+"""PNG charts of global explanations, sized for a phone screen (744 px wide).
 
 - One panel per class and layer, like the paper's: one row per top concept, its name in bold with
   the mean weight and summed score, and up to three example overlays from different images.
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-WIDTH = 840
+WIDTH = 744  # three 224 px thumbnails, the crops' own size, with margins
 DPI = 100
 MARGIN = 24
 GAP = 12

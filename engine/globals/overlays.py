@@ -18,7 +18,7 @@ import numpy as np
 
 OVERLAY_DIR = "charts/overlays"
 MERGED_DIR = "charts/merged"
-OVERLAY_SIDE = 256  # px: the chart thumbnails' size; a 224 px crop is upsampled barely
+OVERLAY_SIDE = 224  # px: the chart thumbnails' size (and the usual crop size: no resampling)
 
 
 def merged_map(maps: Sequence[np.ndarray], weights: Sequence[float]) -> np.ndarray:

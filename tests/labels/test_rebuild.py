@@ -199,7 +199,7 @@ def test_first_rebuild_matches_hand_computed_values(world: World) -> None:
     for payload in payloads.values():
         chart = world.data_dir / payload["_chart"]
         with PILImage.open(chart) as img:
-            assert img.format == "PNG" and img.width == 840
+            assert img.format == "PNG" and img.width == 744
         assert (
             payload["_chart"].startswith("charts/") and payload["chart_file"] == payload["_chart"]
         )
