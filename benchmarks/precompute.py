@@ -9,16 +9,20 @@ a ratio to (a):
   (a) the network pass alone with the nine hooks: one forward, one backward to the hooked
       activations (torch.autograd.grad; no parameter gradients), channel weights and Grad-CAM,
       results on the CPU. This is the limit L.
-  (b) INV with t-SNE (the paper's pipeline), layers clustered in parallel threads.
-  (b1) the same with one clustering thread (serial, as the authors' notebook runs).
+  (b) INV with t-SNE (the paper's pipeline; 500 iterations, the engine's t-SNE setting), layers
+      clustered in parallel threads.
+  (b') the same with sklearn's 1000 iterations, as the paper ran it.
+  (b1) (b') with one clustering thread (serial, as the authors' notebook runs).
   (c) INV with the default reduction (Ward on the PCA vectors, one tree, silhouette per k).
   (d) the same nine per-layer maps from pytorch-grad-cam: nine GradCAM calls.
   (e) (a) and (c) through the overlapped pipeline of `inv precompute` (batch i's clustering
       during batch i+1's network pass), over several batches.
 Agreement (EfficientNet-Lite0 with its ImageNet weights, real photographs; random weights give
 degenerate gradients): adjusted Rand index of the channel clusterings and the weight-weighted
-best-match cosine of the cluster maps, for (c) against (b), next to two t-SNE runs from random
-initialisations with different seeds (t-SNE's own noise floor).
+best-match cosine of the cluster maps, for (c) against (b'), next to two t-SNE runs (1000
+iterations) from random initialisations with different seeds (t-SNE's own noise floor), and for
+(b)'s 500 iterations against (b')'s 1000. Timings are the best of interleaved rounds: other work on
+the machine slows every configuration of a round alike.
 Peak memory: the process's maximum resident set size after the VGG16 rows (and the GPU's peak
 allocation on CUDA).
 """
@@ -270,20 +274,26 @@ def agreement_run(args: argparse.Namespace, device: torch.device) -> None:
     ari_cb, cos_cb = agreement(results["c"], results["b"])
     ari_rr, cos_rr = agreement(results["r1"], results["r2"])
     ari_br, cos_br = agreement(results["b"], results["r1"])
-    print(f"{'(c) default vs (b) t-SNE':<52} {ari_cb:>6.3f} {cos_cb:>7.4f}")
-    print(f"{'noise floor: t-SNE random init seed 1 vs seed 2':<52} {ari_rr:>6.3f} {cos_rr:>7.4f}")
-    print(f"{'(b) t-SNE PCA init vs t-SNE random init seed 1':<52} {ari_br:>6.3f} {cos_br:>7.4f}")
     ari_b5, cos_b5 = agreement(results["b500"], results["b"])
-    print(
-        f"{'t-SNE 500 iterations vs (b) t-SNE 1000 iterations':<52} {ari_b5:>6.3f} {cos_b5:>7.4f}"
-    )
+    ari_c5, cos_c5 = agreement(results["c"], results["b500"])
+    table = [
+        ("(c) default vs (b') t-SNE as in the paper", ari_cb, cos_cb),
+        ("(c) default vs (b) t-SNE, 500 iterations", ari_c5, cos_c5),
+        ("noise floor: t-SNE random init, seed 1 vs seed 2", ari_rr, cos_rr),
+        ("(b') t-SNE PCA init vs random init seed 1", ari_br, cos_br),
+        ("(b) 500 iterations vs (b') 1000 iterations", ari_b5, cos_b5),
+    ]
+    for name, ari, cosine in table:
+        print(f"{name:<52} {ari:>6.3f} {cosine:>7.4f}")
     verdict = "meets" if cos_cb >= cos_rr - 0.01 else "MISSES"
     print(
-        f"target (1) agreement: w-cos(c, b) = {cos_cb:.4f} vs floor {cos_rr:.4f} − 0.01 → {verdict}"
+        f"target (1) agreement: w-cos(c, b') = {cos_cb:.4f} vs floor {cos_rr:.4f} − 0.01 → {verdict}"
     )
-    print(f"clustering time per layer: Ward {seconds['c'] / jobs * 1000:.1f} ms, t-SNE {seconds['b'] / jobs * 1000:.1f} ms, "
-          f"t-SNE 500 iterations {seconds['b500'] / jobs * 1000:.1f} ms "
-          f"(wall, {available_cpus()} threads)")  # fmt: skip
+    verdict = "at or above" if cos_b5 >= cos_rr and ari_b5 >= ari_rr else "BELOW"
+    print(f"t-SNE at 500 iterations vs 1000: {verdict} the noise floor (ARI {ari_b5:.3f} vs {ari_rr:.3f}, "
+          f"w-cos {cos_b5:.4f} vs {cos_rr:.4f})")  # fmt: skip
+    print(f"clustering time per layer (wall, {available_cpus()} threads): Ward {seconds['c'] / jobs * 1000:.1f} ms, "
+          f"t-SNE 1000 it. {seconds['b'] / jobs * 1000:.1f} ms, t-SNE 500 it. {seconds['b500'] / jobs * 1000:.1f} ms")  # fmt: skip
 
 
 def main() -> int:
