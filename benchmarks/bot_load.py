@@ -65,6 +65,9 @@ def parse_args() -> argparse.Namespace:
         "--concurrency", type=int, default=16, help="updates of different users at once"
     )
     parser.add_argument(
+        "--poll-interval", type=float, default=0.0, help="pause between getUpdates calls (s)"
+    )
+    parser.add_argument(
         "--rate-limiter", action="store_true", help="Telegram's limits on (default off)"
     )
     parser.add_argument(
@@ -264,6 +267,15 @@ async def warm_photos(app: Any) -> int:
 # ---- measuring -------------------------------------------------------------------------------
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentiles(values: list[float]) -> dict[str, float]:
     ordered = sorted(values)
 
@@ -415,7 +427,7 @@ def main() -> int:
             concurrency=args.concurrency,
             rate_limiter=args.rate_limiter,
         )
-        bot_thread = BotThread(app, poll_timeout=10).start()
+        bot_thread = BotThread(app, poll_timeout=10, poll_interval=args.poll_interval).start()
         started = time.monotonic()
         warmed = bot_thread.call(warm_photos(app), timeout=900)
         print(
@@ -456,9 +468,11 @@ def main() -> int:
         assert simulator.stdout is not None
         results = []
         cpu_marks = [resource.getrusage(resource.RUSAGE_SELF)]
+        child_marks = [(proc_cpu(fake_proc.pid), proc_cpu(simulator.pid))]
         for line in simulator.stdout:
             results.append(json.loads(line))
             cpu_marks.append(resource.getrusage(resource.RUSAGE_SELF))
+            child_marks.append((proc_cpu(fake_proc.pid), proc_cpu(simulator.pid)))
         if simulator.wait() != 0 or len(results) != 2:
             print("the simulator failed", file=sys.stderr)
             return 1
@@ -510,6 +524,15 @@ def main() -> int:
             cpu = (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
             print(
                 f"  bot process CPU in the {name} phase: {cpu:.1f} s = {1000 * cpu / max(result['sent'], 1):.2f} ms per update"
+            )
+        for name, result, (fa, sa), (fb, sb) in (
+            ("steady", steady, child_marks[0], child_marks[1]),
+            ("saturation", ceiling, child_marks[1], child_marks[2]),
+        ):
+            n = max(result["sent"], 1)
+            print(
+                f"  fake server / simulator CPU in the {name} phase: {1000 * (fb - fa) / n:.2f} / "
+                f"{1000 * (sb - sa) / n:.2f} ms per update"
             )
 
         counts = database_counts(FIRST_ID, args.players)

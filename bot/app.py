@@ -94,7 +94,8 @@ def build_application(
         .read_timeout(timeouts.read)
         .write_timeout(timeouts.write)
         .pool_timeout(timeouts.pool)
-        .connection_pool_size(max(8, concurrency + 4))
+        # httpcore checks every idle connection on each request: no more than the handlers can use.
+        .connection_pool_size(max(2, concurrency + 1))
         .get_updates_read_timeout(timeouts.get_updates_read)
         .get_updates_connect_timeout(timeouts.connect)
         .get_updates_pool_timeout(timeouts.pool)
@@ -187,9 +188,12 @@ async def stop(app: Application) -> None:
 class BotThread:
     """An Application polling on its own thread and event loop (tests, benchmark, demo)."""
 
-    def __init__(self, app: Application, *, poll_timeout: float = 2.0) -> None:
+    def __init__(
+        self, app: Application, *, poll_timeout: float = 2.0, poll_interval: float = 0.0
+    ) -> None:
         self.app = app
         self.poll_timeout = poll_timeout
+        self.poll_interval = poll_interval
         self.loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
 
@@ -201,7 +205,11 @@ class BotThread:
             asyncio.set_event_loop(loop)
             self.loop = loop
             try:
-                loop.run_until_complete(start(self.app, poll_timeout=self.poll_timeout))
+                loop.run_until_complete(
+                    start(
+                        self.app, poll_timeout=self.poll_timeout, poll_interval=self.poll_interval
+                    )
+                )
             except BaseException as exc:
                 ready.set_exception(exc)
                 loop.close()

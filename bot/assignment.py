@@ -75,14 +75,71 @@ def load_candidates(
     return [Candidate(cluster_id, int(plays), bool(is_gold)) for cluster_id, is_gold, plays in rows]
 
 
-def served_since(session: Session, participant_id: int, since: datetime) -> int:
-    return int(
-        session.exec(
-            select(func.count())
-            .select_from(Play)
-            .where(Play.participant_id == participant_id, Play.served_at >= since)
-        ).one()
-    )
+class PlayCounter:
+    """Counted plays per cluster, kept in memory between full recounts.
+
+    `load_candidates` aggregates every play on each call, which grows with the database; the bot
+    instead recounts every `ttl` seconds and in between adds the plays it serves and removes
+    the ones skipped (it is the only writer of plays). Whether the participant already had a
+    cluster is always read from the database.
+    """
+
+    def __init__(self, ttl: float = 10.0) -> None:
+        self.ttl = ttl
+        self.expires = 0.0
+        self.counts: dict[int, int] = {}
+        self.clusters: list[tuple[int, bool]] = []
+
+    def invalidate(self) -> None:
+        self.expires = 0.0
+
+    def _refresh(self, session: Session, now: float) -> None:
+        self.clusters = [
+            (cid, bool(gold))
+            for cid, gold in session.exec(
+                select(Cluster.id, Cluster.is_gold)
+                .where(Cluster.active.is_(True))
+                .order_by(Cluster.id)
+            ).all()
+        ]
+        counted = (Play.outcome.is_(None)) | (Play.outcome != "skip")  # type: ignore[union-attr]
+        self.counts = {
+            cid: int(n)
+            for cid, n in session.exec(
+                select(Play.cluster_id, func.count()).where(counted).group_by(Play.cluster_id)
+            ).all()
+        }
+        self.expires = now + self.ttl
+
+    def candidates(
+        self, session: Session, participant_id: int, plays_per_challenge: int, now: float
+    ) -> list[Candidate]:
+        if now >= self.expires:
+            self._refresh(session, now)
+        mine = set(
+            session.exec(select(Play.cluster_id).where(Play.participant_id == participant_id)).all()
+        )
+        counts = self.counts
+        return [
+            Candidate(cid, counts.get(cid, 0), gold)
+            for cid, gold in self.clusters
+            if cid not in mine and counts.get(cid, 0) < plays_per_challenge
+        ]
+
+    def served(self, cluster_id: int) -> None:
+        self.counts[cluster_id] = self.counts.get(cluster_id, 0) + 1
+
+    def skipped(self, cluster_id: int) -> None:
+        self.counts[cluster_id] = max(0, self.counts.get(cluster_id, 0) - 1)
+
+
+def play_counts(session: Session, participant_id: int, since: datetime) -> tuple[int, int]:
+    """(plays ever served to the participant, plays served since `since`), in one query."""
+    recent = func.coalesce(func.sum(case((Play.served_at >= since, 1), else_=0)), 0)
+    total, served = session.exec(
+        select(func.count(), recent).select_from(Play).where(Play.participant_id == participant_id)
+    ).one()
+    return int(total), int(served)
 
 
 def pick_options(

@@ -37,7 +37,6 @@ from storage.models import (
 )
 from storage.repo import (
     AlreadyPlayedError,
-    add_answers,
     create_play,
     delete_participant,
     get_or_create_participant,
@@ -176,7 +175,7 @@ class Catalogue:
         self.classes: dict[int, tuple[str, ...]] = {}
         self.collections: dict[int, tuple[float, tuple[int, ...]]] = {}
         self.photos: dict[tuple[int, int], str | None] = {}
-        self.lock = threading.Lock()
+        self.plays = assignment.PlayCounter()
 
     def cluster(self, session: Session, cluster_id: int) -> ClusterInfo | None:
         info = self.clusters.get(cluster_id)
@@ -336,7 +335,8 @@ def _add_points(session: Session, participant_id: int, delta: int) -> None:
         )
 
 
-def _skip(play: Play, participant: Participant, now: datetime) -> None:
+def _skip(session: Session, play: Play, participant: Participant, now: datetime) -> None:
+    catalogue(session).plays.skipped(play.cluster_id)  # a skip does not count toward retirement
     play.stage = "skipped"
     play.outcome = "skip"
     play.finished_at = now
@@ -394,7 +394,7 @@ def _close_open(
         return None, False
     if play.stage == "labelling":
         return _finish(session, play, participant, now), False
-    _skip(play, participant, now)
+    _skip(session, play, participant, now)
     return None, True
 
 
@@ -444,13 +444,13 @@ def start_challenge(
     with dbcontext.scope() as session:
         participant = _player(session, telegram_id, now)
         finished, skipped = _close_open(session, participant, now)
-        served = assignment.served_since(session, participant.id or 0, now - assignment.DAY)
+        total, served = assignment.play_counts(session, participant.id or 0, now - assignment.DAY)
         if assignment.daily_cap_reached(served, settings.daily_cap):
             raise GameError("daily_cap", cap=settings.daily_cap, finished=finished, skipped=skipped)
-        candidates = assignment.load_candidates(
-            session, participant.id or 0, settings.plays_per_challenge
-        )
         cat = catalogue(session)
+        candidates = cat.plays.candidates(
+            session, participant.id or 0, settings.plays_per_challenge, time.monotonic()
+        )
         for _attempt in range(3):
             choice = assignment.choose(candidates, gold_rate=settings.gold_rate, rng=rng)
             if choice is None:
@@ -477,7 +477,18 @@ def start_challenge(
             except AlreadyPlayedError:
                 candidates = [c for c in candidates if c.cluster_id != choice.cluster_id]
                 continue
-            return Started(_view(session, play, participant.id or 0), finished, skipped)
+            except IntegrityError:
+                # The cluster was deleted since the counts were loaded (e.g. a re-run of
+                # precompute): recount and choose again.
+                cat.plays.invalidate()
+                cat.clusters.pop(choice.cluster_id, None)
+                candidates = cat.plays.candidates(
+                    session, participant.id or 0, settings.plays_per_challenge, time.monotonic()
+                )
+                continue
+            cat.plays.served(info.cluster_id)
+            view = _view(session, play, participant.id or 0, ordinal=total + 1)
+            return Started(view, finished, skipped)
         raise GameError("no_challenges", finished=finished, skipped=skipped)
 
 
@@ -610,6 +621,34 @@ def resign(
         return Resigned(play.id or 0, _class_name(session, info))
 
 
+HISTORY_ROWS = 60  # recent answers read to judge a new message (duplicates, flooding)
+
+
+def _label_history(session: Session, participant_id: int, play_id: int) -> quality.History:
+    """The participant's recent answers, in one query, as the quality checks need them."""
+    rows = session.exec(
+        select(Answer.play_id, Answer.raw_message, Answer.normalized, Answer.created_at)
+        .join(Play, Answer.play_id == Play.id)
+        .where(Play.participant_id == participant_id)
+        .order_by(Answer.id.desc())  # type: ignore[union-attr]
+        .limit(HISTORY_ROWS)
+    ).all()
+    in_play = [normalized for pid, _raw, normalized, _t in rows if pid == play_id]
+    count = len(in_play)
+    if count == len(rows) == HISTORY_ROWS:  # a flood inside this play: count all of them
+        count = int(
+            session.exec(
+                select(func.count()).select_from(Answer).where(Answer.play_id == play_id)
+            ).one()
+        )
+    return quality.History(
+        play_keys=set(in_play),
+        play_label_count=count,
+        recent_messages=list(dict.fromkeys(raw for pid, raw, _n, _t in rows if pid != play_id)),
+        recent_label_times=[created for _p, _r, _n, created in rows],
+    )
+
+
 def add_labels(
     telegram_id: int,
     text: str,
@@ -643,45 +682,30 @@ def add_labels(
                 else settings.max_label_length
             )
             raise GameError(parsed.problem, limit=limit)
-        existing = session.exec(select(Answer.normalized).where(Answer.play_id == play.id)).all()
-        recent = session.exec(
-            select(Answer.raw_message, Answer.created_at)
-            .join(Play, Answer.play_id == Play.id)
-            .where(Play.participant_id == participant.id)
-            .order_by(Answer.id.desc())  # type: ignore[union-attr]
-            .limit(quality.DUPLICATE_HISTORY + quality.FLOOD_MAX_LABELS)
-        ).all()
-        other_messages = list(
-            dict.fromkeys(
-                raw
-                for raw, _ in session.exec(
-                    select(Answer.raw_message, Answer.id)
-                    .join(Play, Answer.play_id == Play.id)
-                    .where(Play.participant_id == participant.id, Play.id != play.id)
-                    .order_by(Answer.id.desc())  # type: ignore[union-attr]
-                    .limit(quality.DUPLICATE_HISTORY * 3)
-                ).all()
-            )
-        )
-        history = quality.History(
-            play_keys=set(existing),
-            play_label_count=len(existing),
-            recent_messages=other_messages,
-            recent_label_times=[created for _, created in recent],
-        )
+        history = _label_history(session, participant.id or 0, play.id or 0)
         play_fast = play.guessed_at is not None and quality.is_fast(
             play.served_at, play.guessed_at, settings.min_answer_seconds
         )
         flags = quality.label_flags(parsed.labels, text, history, now=now, play_fast=play_fast)
-        answers = add_answers(session, play, text, list(parsed.labels))
-        flagged = 0
-        for answer, answer_flags in zip(answers, flags, strict=True):
-            answer.normalized = scoring.normalize_label(answer.label)
-            answer.flags = quality.flags_text(answer_flags)
-            answer.accepted = not answer_flags
-            answer.created_at = now
-            flagged += bool(answer_flags)
-        return LabelsAdded(play.id or 0, parsed.labels, flagged, len(existing) + len(answers))
+        # Written here rather than through storage.repo.add_answers: the flags are known before
+        # the insert, and setting them afterwards would cost an UPDATE per label.
+        answers = [
+            Answer(
+                play_id=play.id or 0,
+                raw_message=text,
+                label=label,
+                normalized=scoring.normalize_label(label),
+                hint_level=play.hint_level,
+                flags=quality.flags_text(answer_flags),
+                accepted=not answer_flags,
+                created_at=now,
+            )
+            for label, answer_flags in zip(parsed.labels, flags, strict=True)
+        ]
+        session.add_all(answers)
+        flagged = sum(1 for answer in answers if not answer.accepted)
+        existing = history.play_label_count
+        return LabelsAdded(play.id or 0, parsed.labels, flagged, existing + len(answers))
 
 
 def finish_labels(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Finished:
@@ -803,6 +827,7 @@ def forget(telegram_id: int) -> bool:
         if participant is None:
             return False
         session.exec(delete(Export).where(Export.requested_by == participant.pseudonym))  # type: ignore[call-overload]
+        catalogue(session).plays.invalidate()  # their plays no longer count
         return delete_participant(session, participant.id or 0)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func
+from sqlalchemy import case, func
 from sqlmodel import Session, select
 
 from bot.texts import MAX_TEXT, fit
@@ -33,12 +33,12 @@ def _players():
 
 
 def rank_of(session: Session, points: int) -> tuple[int, int]:
-    """(rank of someone with `points`, number of players)."""
-    higher = session.exec(
-        select(func.count()).select_from(Participant).where(_players(), Participant.points > points)
+    """(rank of someone with `points`, number of players), in one query."""
+    higher = func.coalesce(func.sum(case((Participant.points > points, 1), else_=0)), 0)
+    total, above = session.exec(
+        select(func.count(), higher).select_from(Participant).where(_players())
     ).one()
-    total = session.exec(select(func.count()).select_from(Participant).where(_players())).one()
-    return int(higher) + 1, int(total)
+    return int(above) + 1, int(total)
 
 
 def top(session: Session, n: int = TOP_N, *, me: int | None = None) -> list[Row]:

@@ -237,11 +237,13 @@ class Simulator:
         *,
         rate: float | None = None,
         batch: int = 64,
+        linger: float = 0.005,
     ) -> None:
         self.fake = fake
         self.players = {p.user_id: p for p in players}
         self.rate = rate
         self.batch = batch
+        self.linger = linger
         self._ready: list[tuple[float, int, int]] = []
         self._tie = itertools.count()
         self._since = 0
@@ -259,7 +261,9 @@ class Simulator:
     async def _listen(self, stop: asyncio.Event, replies: list[float]) -> None:
         """Follow the bot's requests and advance the players they answer."""
         while not stop.is_set():
-            events, self._since = await self.fake.events(self._since, timeout=0.2, limit=5000)
+            events, self._since = await self.fake.events(
+                self._since, timeout=0.2, limit=5000, linger=self.linger
+            )
             now = time.monotonic()
             for event in events:
                 player = self.players.get(event.get("chat_id"))  # type: ignore[arg-type]

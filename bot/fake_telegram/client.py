@@ -49,11 +49,23 @@ class FakeTelegramClient:
         return (await self._post("/_fake/actions", actions))["results"]
 
     async def events(
-        self, since: int, *, timeout: float = 0.0, limit: int = 1000, full: bool = False
+        self,
+        since: int,
+        *,
+        timeout: float = 0.0,
+        limit: int = 1000,
+        full: bool = False,
+        linger: float = 0.0,
     ) -> tuple[list[dict[str, Any]], int]:
-        """Bot requests after `since` (waiting up to `timeout` for one) and the next `since`."""
+        """Bot requests after `since` (waiting up to `timeout` for one, then `linger` seconds for
+        more) and the next `since`."""
         body = await self._get(
-            "/_fake/events", since=since, timeout=timeout, limit=limit, full=int(full)
+            "/_fake/events",
+            since=since,
+            timeout=timeout,
+            limit=limit,
+            full=int(full),
+            linger=linger,
         )
         return body["events"], body["next"]
 

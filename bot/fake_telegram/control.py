@@ -156,6 +156,8 @@ def add_control_routes(app: web.Application, state: FakeState) -> None:
         timeout = float(request.query.get("timeout", 0))
         limit = int(request.query.get("limit", 1000))
         full = request.query.get("full") == "1"
+        # After the first new event, wait this long for more: fewer, fuller answers under load.
+        linger = float(request.query.get("linger", 0))
         deadline = time.monotonic() + timeout
         while True:
             # Requests are numbered from 1 in order, so the tail after `since` is a slice.
@@ -165,6 +167,9 @@ def add_control_routes(app: web.Application, state: FakeState) -> None:
             async with state.changed:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(state.changed.wait(), deadline - time.monotonic())
+        if tail and linger > 0:
+            await asyncio.sleep(linger)
+            tail = state.requests[since:]
         tail = tail[:limit]
         rows = [r.to_json() if full else compact_event(r) for r in tail]
         return web.json_response({"events": rows, "next": tail[-1].seq if tail else since})
