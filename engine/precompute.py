@@ -22,8 +22,10 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+from PIL import Image as PILImage
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
@@ -38,6 +40,10 @@ from storage.models import Cluster, ExplainedLayer, MergedCluster
 from storage.models import Image as ImageRow
 from storage.models import Model as ModelRow
 from storage.settings import get_settings
+
+if TYPE_CHECKING:
+    from engine.explainer import PassResult
+    from engine.models import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +169,7 @@ def write_content_file(data_dir: Path, kind: str, payload: bytes, suffix: str = 
     return relative.as_posix()
 
 
-def _png(image) -> bytes:  # type: ignore[no-untyped-def]
+def _png(image: PILImage.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", compress_level=6)
     return buffer.getvalue()
@@ -203,7 +209,7 @@ def clean_orphans(
 # ---- database --------------------------------------------------------------------------------
 
 
-def ensure_model_row(loaded, engine: Engine | None = None) -> int:  # type: ignore[no-untyped-def]
+def ensure_model_row(loaded: LoadedModel, engine: Engine | None = None) -> int:
     """The Model row's id for (name, weights hash), created when missing (race-safe)."""
     for _ in range(2):
         with session_scope(engine) as session:
@@ -256,7 +262,7 @@ class Prepared:
 
     source: Source
     sha256: str
-    crop: object  # PIL.Image.Image
+    crop: PILImage.Image
     array: np.ndarray  # float32 [3, H, W]
 
 
@@ -279,7 +285,7 @@ def store_image(
 
     probabilities = explanation.probabilities
     predicted = explanation.predicted
-    width, height = item.crop.size  # type: ignore[attr-defined]
+    width, height = item.crop.size
     names = list(explanation.layers)
     gold = is_correct(item.source.true_class, predicted, float(probabilities[predicted]))
     try:
@@ -380,7 +386,7 @@ def precompute(
     classes_file: str | Path | None = None,
     progress: bool = True,
     engine: Engine | None = None,
-    loaded=None,  # type: ignore[no-untyped-def]  # an already loaded engine.models.LoadedModel
+    loaded: LoadedModel | None = None,
     on_batch: Callable[[int], None] | None = None,
 ) -> PrecomputeReport:
     """Explain every new image of `images_dir` and store it; see the module docstring."""
@@ -453,7 +459,9 @@ def precompute(
     )
     timeline = Timeline()
 
-    def network(chunk: Sequence[tuple[Source, str]]):  # type: ignore[no-untyped-def]
+    Passed = tuple[list[Prepared], "PassResult | None"]
+
+    def network(chunk: Sequence[tuple[Source, str]]) -> Passed:
         items = _prepare(chunk, loaded.preprocess, report)
         bar.update(len(chunk) - len(items))  # failed files count as progress too
         if not items:
@@ -462,7 +470,7 @@ def precompute(
         truth = [item.source.true_class for item in items] if config.target == "true" else None
         return items, explainer.forward_backward(x, truth)
 
-    def finish(_chunk: Sequence[tuple[Source, str]], passed) -> int:  # type: ignore[no-untyped-def]
+    def finish(_chunk: Sequence[tuple[Source, str]], passed: Passed) -> int:
         items, result = passed
         if result is None:
             return 0
