@@ -40,6 +40,31 @@ log = logging.getLogger(__name__)
 
 # Loggers that would print request URLs, and Bot API URLs contain the token.
 URL_LOGGERS = ("httpx", "httpcore")
+# python-telegram-bot logs "Set Bot API URL: <base_url><token>" at DEBUG when a bot is created.
+TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.request", *URL_LOGGERS)
+
+
+class RedactToken(logging.Filter):
+    """Replaces the bot token in log records of the logger it is attached to."""
+
+    def __init__(self, token: str) -> None:
+        super().__init__()
+        self.token = token
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if self.token in message:
+            record.msg = message.replace(self.token, "<token>")
+            record.args = ()
+        return True
+
+
+def protect_token(token: str) -> None:
+    """Keep `token` out of the logs even at DEBUG, whatever handlers are configured."""
+    for name in TOKEN_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactToken) and f.token == token for f in logger.filters):
+            logger.addFilter(RedactToken(token))
 
 
 @dataclass(frozen=True)
@@ -78,6 +103,7 @@ def build_application(
     token = token or settings.token
     if not token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    protect_token(token)
     limiter = ResilientRateLimiter(
         AIORateLimiter(max_retries=retries) if rate_limiter else None,
         retries=retries,

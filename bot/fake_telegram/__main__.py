@@ -35,6 +35,7 @@ async def serve(host: str, port: int, token: str) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await stop.wait()
+    state.close()
     await runner.cleanup()
 
 

@@ -92,6 +92,9 @@ class FakeTelegram:
         self.port = server.sockets[0].getsockname()[1]
 
     async def _shutdown(self) -> None:
+        if self._state is not None:
+            self._state.close()
+            await asyncio.sleep(0)
         if self._runner is not None:
             await self._runner.cleanup()
 

@@ -243,7 +243,15 @@ class FakeState:
         self.last_update_id: int | None = None
         self.handed_out = 0
         self._poll_generation = 0
+        self.close()
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+
+    def close(self) -> None:
+        """Stop delivering to a webhook (on reset and when the server stops)."""
+        task = getattr(self, "_webhook_task", None)
+        if task is not None and not task.done():
+            task.cancel()
 
     # ---- users, chats, messages ------------------------------------------------------------
 
@@ -783,7 +791,7 @@ class FakeState:
         }
         if self._webhook_queue is None:
             self._webhook_queue = asyncio.Queue()
-            asyncio.get_running_loop().create_task(self._deliver_webhooks())
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhooks())
         for update in list(self._queue):
             self._webhook_queue.put_nowait(update)
         self._queue.clear()

@@ -99,7 +99,7 @@ class Player:
     def play(self) -> Recorded:
         """/play; the sendPhoto of the challenge."""
         sent = self.send("/play")
-        return self.wait("sendPhoto", after=sent)
+        return self.wait("sendPhoto", after=sent, predicate=lambda r: r.ok)
 
     def button(self, prefix: str) -> str:
         """callback_data of the newest bot button starting with `prefix`."""
