@@ -689,7 +689,7 @@ class _Rebuild:
                 LabelVote(v.answer_id, v.play_id, v.participant_id, v.cluster_id, v.concept)
                 for v in votes
             )
-            scores = label_scores(votes)
+            scores = label_scores(votes, self.settings.min_agreement)
             infos = cluster_infos(clusters_by_class[class_index])
             tie = lambda cid, names=concept_names: (names.get(cid, ""), cid)  # noqa: E731
             merged = merge_clusters((infos[cid] for cid in scores if cid in infos), scores, tie)

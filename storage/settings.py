@@ -66,6 +66,8 @@ class Settings(BaseSettings):
 
     # Labels
     spacy_model: str = "en_core_web_sm"
+    # A concept counts for a cluster once this many different players gave it there.
+    min_agreement: int = Field(2, ge=1)
     sbert_model: str = "all-MiniLM-L6-v2"
 
     # Webhook (production)

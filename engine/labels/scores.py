@@ -6,6 +6,10 @@ f is the trust-weighted frequency (the sum of the players' trusts) and p̄ the t
 hint level; a resign counts as hint level 5. A play votes once per concept: two labels of one
 player on one challenge that fall into the same concept ("wheel, wheels") are one vote.
 
+Agreement (as in the ESP game): a concept scores on a cluster only when at least `min_agreement`
+different participants gave it there. One person's stray word ("pizza" on a cat's ear) then never
+becomes what a cluster is known for; the rebuild uses the MIN_AGREEMENT setting (default 2).
+
 Clusters of one image and layer that share a best concept are merged, transitively: weights and
 map counts summed, label scores weight-averaged. Pure functions over plain records.
 """
@@ -50,8 +54,11 @@ def label_score(trusts: Sequence[float], levels: Sequence[float], any_correct: b
     return f * (1.0 - HINT_PENALTY * mean_level) * (1.0 if any_correct else WRONG_GUESS_FACTOR)
 
 
-def label_scores(votes: Iterable[Vote]) -> dict[int, dict[int, float]]:
-    """cluster id → concept → score, one vote per (play, concept) (its first answer)."""
+def label_scores(votes: Iterable[Vote], min_agreement: int = 1) -> dict[int, dict[int, float]]:
+    """cluster id → concept → score, one vote per (play, concept) (its first answer).
+
+    Concepts given on a cluster by fewer than `min_agreement` distinct participants are left out.
+    """
     first: dict[tuple[int, int], Vote] = {}
     for vote in sorted(votes, key=lambda v: v.answer_id):
         first.setdefault((vote.play_id, vote.concept), vote)
@@ -60,6 +67,8 @@ def label_scores(votes: Iterable[Vote]) -> dict[int, dict[int, float]]:
         grouped[(vote.cluster_id, vote.concept)].append(vote)
     scores: dict[int, dict[int, float]] = defaultdict(dict)
     for (cluster_id, concept), group in sorted(grouped.items()):
+        if len({v.participant_id for v in group}) < min_agreement:
+            continue
         scores[cluster_id][concept] = label_score(
             [v.trust for v in group], [vote_level(v) for v in group], any(v.correct for v in group)
         )

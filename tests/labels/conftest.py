@@ -11,6 +11,7 @@ from sqlalchemy.engine import Engine
 from engine import rebuild as rebuild_module
 from engine.labels.embed import load_model
 from engine.labels.pipeline import LabelPipeline
+from storage.settings import get_settings
 from tests.labels.world import World, build_world
 
 SBERT = "all-MiniLM-L6-v2"
@@ -38,6 +39,17 @@ def _fresh_rebuild_pipelines() -> Iterator[None]:
 
 
 @pytest.fixture
-def world(any_db_engine: Engine, isolated_settings: Path, sbert_loaded: str) -> World:
-    """A small explained collection on SQLite, and on PostgreSQL when a server is configured."""
+def world(
+    any_db_engine: Engine,
+    isolated_settings: Path,
+    sbert_loaded: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> World:
+    """A small explained collection on SQLite, and on PostgreSQL when a server is configured.
+
+    Its expected values are computed by hand with the paper's score alone, so single votes
+    count (MIN_AGREEMENT=1); test_agreement.py covers the agreement rule.
+    """
+    monkeypatch.setenv("MIN_AGREEMENT", "1")
+    get_settings.cache_clear()
     return build_world(any_db_engine, isolated_settings)
