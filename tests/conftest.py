@@ -19,9 +19,10 @@ from sqlalchemy.engine import Engine, make_url
 
 from storage import migrate
 from storage.db import dispose_engines, get_engine
-from storage.settings import get_settings
+from storage.settings import Settings, get_settings
 
-SETTING_NAMES = ["TELEGRAM_BOT_TOKEN", "TELEGRAM_API_BASE_URL", "TELEGRAM_API_BASE_FILE_URL", "DATA_DIR", "DATABASE_URL", "ADMIN_USER_IDS", "PSEUDONYM_SECRET", "MODEL", "WEIGHTS", "LAYERS", "REDUCTION", "PLAYS_PER_CHALLENGE", "GOLD_RATE", "DAILY_CAP", "MIN_ANSWER_SECONDS", "MAX_LABEL_LENGTH", "REBUILD_INTERVAL", "LEADERBOARD_INTERVAL", "SPACY_MODEL", "SBERT_MODEL", "WEBHOOK_URL", "WEBHOOK_SECRET", "WEBHOOK_PORT", "LOG_LEVEL"]
+# Every setting, so that none leaks in from the developer's shell.
+SETTING_NAMES = [name.upper() for name in Settings.model_fields]
 
 
 @pytest.fixture(autouse=True)
