@@ -64,15 +64,19 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser, modules = build_parser()
-    # First pass only finds the command; its own options are added from its module.
-    known, _ = parser.parse_known_args(argv)
-    if known.command is None:
+    # The top-level options take no values, so the first word that is not an option names the
+    # command; its own options come from its module before anything is parsed (so that
+    # `inv COMMAND --help` lists them).
+    command = next((word for word in argv if not word.startswith("-")), None)
+    module = None
+    if command in modules:
+        module = importlib.import_module(modules[command])
+        subparser = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
+        module.add_arguments(subparser)
+    args = parser.parse_args(argv)
+    if args.command is None or module is None:
         parser.print_help()
         return 0
-    module = importlib.import_module(modules[known.command])
-    subparser = parser._subparsers._group_actions[0].choices[known.command]  # type: ignore[union-attr]
-    module.add_arguments(subparser)
-    args = parser.parse_args(argv)
     settings = load_settings_or_exit()
     configure_logging(settings)
     try:

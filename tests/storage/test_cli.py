@@ -130,3 +130,9 @@ def test_init_works_from_a_non_editable_install(tmp_path: Path) -> None:
         assert migrate.is_at_head(engine)
     finally:
         engine.dispose()
+
+
+def test_each_command_lists_its_own_options(tmp_path: Path) -> None:
+    result = _run(["init", "--help"], tmp_path)
+    assert result.returncode == 0
+    assert "--database-url" in result.stdout
