@@ -62,10 +62,16 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--steady", type=float, default=20.0, help="seconds of steady load")
     parser.add_argument("--backlog", type=int, default=5000, help="updates in the saturation phase")
     parser.add_argument(
-        "--concurrency", type=int, default=16, help="updates of different users at once"
+        "--concurrency",
+        type=int,
+        default=4,
+        help="updates of different users at once (4 suits loopback; inv bot uses 16 for a remote API)",
     )
     parser.add_argument(
-        "--poll-interval", type=float, default=0.0, help="pause between getUpdates calls (s)"
+        "--poll-interval",
+        type=float,
+        default=0.02,
+        help="pause between getUpdates calls, so that updates arrive in batches (s)",
     )
     parser.add_argument(
         "--rate-limiter", action="store_true", help="Telegram's limits on (default off)"

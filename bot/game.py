@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, func, update
+from sqlalchemy import case, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
@@ -253,12 +253,17 @@ def _player(session: Session, telegram_id: int, now: datetime) -> Participant:
     participant = get_participant(session, telegram_id)
     if participant is None or participant.consent_at is None:
         raise GameError("consent")
+    _touch(participant, now)
+    return participant
+
+
+def _touch(participant: Participant, now: datetime) -> None:
+    """Mark the participant active and seen (coarsely: a write per update just to move a
+    timestamp would double the writes)."""
     if not participant.active:
         participant.active = True
-    # Refreshed coarsely: one write per update just to move a timestamp would double the writes.
     if now - participant.last_seen_at >= SEEN_RESOLUTION:
         participant.last_seen_at = now
-    return participant
 
 
 def _own_play(
@@ -273,6 +278,28 @@ def _own_play(
     if message_id is not None and play.message_id is None:
         play.message_id = message_id
     return play
+
+
+def _press(
+    session: Session, telegram_id: int, play_id: int, now: datetime, message_id: int | None = None
+) -> tuple[Participant, Play]:
+    """A button press on play `play_id`: the presser (consenting) and their play, in one query
+    when all is well (the usual case); the refusals take a second look."""
+    row = session.exec(
+        select(Play, Participant)
+        .join(Participant, Participant.id == Play.participant_id)
+        .where(Play.id == play_id)
+    ).first()
+    if row is None or row[1].telegram_id != telegram_id:
+        participant = _player(session, telegram_id, now)  # refuses without consent first
+        return participant, _own_play(session, participant, play_id, message_id)
+    play, participant = row
+    if participant.consent_at is None:
+        raise GameError("consent")
+    _touch(participant, now)
+    if message_id is not None and play.message_id is None:
+        play.message_id = message_id
+    return participant, play
 
 
 def _open_play(session: Session, participant_id: int) -> Play | None:
@@ -296,14 +323,6 @@ def _class_name(session: Session, info: ClusterInfo, index: int | None = None) -
     return names[index] if 0 <= index < len(names) else f"class {index}"
 
 
-def _ordinal(session: Session, participant_id: int) -> int:
-    return int(
-        session.exec(
-            select(func.count()).select_from(Play).where(Play.participant_id == participant_id)
-        ).one()
-    )
-
-
 def _view(
     session: Session, play: Play, participant_id: int, *, ordinal: int | None = None
 ) -> Challenge:
@@ -314,7 +333,7 @@ def _view(
     return Challenge(
         play_id=play.id or 0,
         cluster_id=info.cluster_id,
-        ordinal=ordinal if ordinal is not None else _ordinal(session, participant_id),
+        ordinal=ordinal or 0,  # known when a play starts; later captions leave it out
         hint_level=play.hint_level,
         layer_depth=info.depth,
         crop_file=info.crop_file,
@@ -324,15 +343,17 @@ def _view(
     )
 
 
-def _add_points(session: Session, participant_id: int, delta: int) -> None:
-    # An increment in SQL: the rebuild may recompute points concurrently (it locks the row on
-    # PostgreSQL first), and a read-modify-write here would undo its correction.
+def _add_points(participant: Participant, delta: int) -> int:
+    """Add `delta` points in the participant's next UPDATE; returns the expected new total.
+
+    The increment happens in SQL (points = points + delta): the rebuild may recompute points
+    concurrently (it locks the row on PostgreSQL first), and a read-modify-write here would undo
+    its correction. The total returned is for display only.
+    """
+    expected = participant.points + delta
     if delta:
-        session.exec(
-            update(Participant)
-            .where(Participant.id == participant_id)
-            .values(points=Participant.points + delta)  # type: ignore[call-overload]
-        )
+        participant.points = Participant.points + delta  # type: ignore[assignment]
+    return expected
 
 
 def _skip(session: Session, play: Play, participant: Participant, now: datetime) -> None:
@@ -368,11 +389,8 @@ def _finish(session: Session, play: Play, participant: Participant, now: datetim
     play.bonus_points = bonus_total
     play.stage = "done"
     play.finished_at = now
-    _add_points(session, participant.id or 0, bonus_total)
+    points = _add_points(participant, bonus_total)
     session.flush()
-    points = int(
-        session.exec(select(Participant.points).where(Participant.id == participant.id)).one()
-    )
     rank, players = rank_of(session, points)
     return Finished(
         play.id or 0,
@@ -535,8 +553,7 @@ def show_more(
     """Raise the hint level of a play in the reveal stage (one level per press)."""
     now = now or utcnow()
     with dbcontext.scope() as session:
-        participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id, message_id)
+        participant, play = _press(session, telegram_id, play_id, now, message_id)
         if play.stage != "reveal":
             raise GameError("expired")
         if play.hint_level != seen_level:
@@ -553,8 +570,7 @@ def open_guess(
     """Show the choices: reveal → guessing (pressing again shows the same choices)."""
     now = now or utcnow()
     with dbcontext.scope() as session:
-        participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id, message_id)
+        participant, play = _press(session, telegram_id, play_id, now, message_id)
         if play.stage not in ("reveal", "guessing"):
             raise GameError("expired")
         play.stage = "guessing"
@@ -573,8 +589,7 @@ def make_guess(
     """Judge a choice: points, streak, gold statistics and trust; guessing → labelling."""
     now = now or utcnow()
     with dbcontext.scope() as session:
-        participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id, message_id)
+        participant, play = _press(session, telegram_id, play_id, now, message_id)
         if play.stage != "guessing":
             raise GameError("already" if play.guessed_at is not None else "expired")
         if not 0 <= option < len(play.options):
@@ -599,8 +614,7 @@ def make_guess(
             participant.gold_seen += 1
             participant.gold_correct += int(correct)
             participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
-        session.flush()
-        _add_points(session, participant.id or 0, gp + sp)
+        _add_points(participant, gp + sp)
         return Guessed(play.id or 0, correct, fast, _class_name(session, info), gp, sp)
 
 
@@ -609,8 +623,7 @@ def resign(
 ) -> Resigned:
     now = now or utcnow()
     with dbcontext.scope() as session:
-        participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id, message_id)
+        participant, play = _press(session, telegram_id, play_id, now, message_id)
         if play.stage not in ("reveal", "guessing"):
             raise GameError("expired")
         info = _info(session, play.cluster_id)
@@ -712,8 +725,7 @@ def finish_labels(telegram_id: int, play_id: int, *, now: datetime | None = None
     """Done: labelling → done, with the provisional agreement bonus."""
     now = now or utcnow()
     with dbcontext.scope() as session:
-        participant = _player(session, telegram_id, now)
-        play = _own_play(session, participant, play_id)
+        participant, play = _press(session, telegram_id, play_id, now)
         if play.stage == "done":
             raise GameError("already")
         if play.stage != "labelling":

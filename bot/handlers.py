@@ -7,6 +7,7 @@ to texts below. Challenges are played in private chats only; groups get the lead
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import random
 import time
@@ -221,9 +222,16 @@ async def send_challenge(
         await svc.db(game.remember_photo, challenge.cluster_id, challenge.hint_level, uploaded)
 
 
+def numbered(challenge: game.Challenge, query: CallbackQuery) -> game.Challenge:
+    """The challenge with the number its message already shows (not looked up again)."""
+    caption = query.message.caption if isinstance(query.message, Message) else None
+    return dataclasses.replace(challenge, ordinal=texts.ordinal_in(caption))
+
+
 async def show_hint(context: Context, query: CallbackQuery, challenge: game.Challenge) -> None:
     """Edit the challenge photo in place to the new hint level."""
     svc = services(context)
+    challenge = numbered(challenge, query)
     message = query.message
     caption = views.caption(challenge)
     markup = views.reveal_keyboard(challenge.play_id, challenge.hint_level)
@@ -458,7 +466,7 @@ async def on_callback(update: Update, context: Context) -> None:
             await edit_caption(
                 context,
                 query,
-                views.guess_caption(challenge),
+                views.guess_caption(numbered(challenge, query)),
                 views.options_keyboard(challenge.play_id, challenge.options),
             )
         elif cb.action is Action.OPTION:

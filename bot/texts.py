@@ -6,6 +6,7 @@ without escaping, and length limits count exactly what is sent.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 # Telegram's limits (Bot API: sendMessage text 1-4096, captions 0-1024, answerCallbackQuery 0-200).
@@ -121,16 +122,22 @@ def challenge_caption(
         if hint_level < levels - 1
         else "This is all there is."
     )
+    head = f"Challenge {ordinal}: what" if ordinal else "What"
     return fit(
-        f"Challenge {ordinal}: what does the network see here?\n"
+        f"{head} does the network see here?\n"
         f"Showing the top {share} of what one group of filters in layer {layer_depth + 1} looks at "
         f"(hint {hint_level + 1}/{levels}).\n{more} Press Guess when you know.",
         MAX_CAPTION,
     )
 
 
-def guess_caption(ordinal: int) -> str:
-    return f"Challenge {ordinal}: which class is it?"
+_ORDINAL = re.compile(r"^Challenge (\d+):", re.MULTILINE)
+
+
+def ordinal_in(caption: str | None) -> int:
+    """The challenge number shown in one of our captions (0 when there is none)."""
+    match = _ORDINAL.search(caption or "")
+    return int(match.group(1)) if match else 0
 
 
 def result_caption(

@@ -246,6 +246,14 @@ def test_options_come_from_the_collection_then_the_model() -> None:
 # ---- texts and names ---------------------------------------------------------------------------
 
 
+def test_challenge_numbers_are_read_back_from_captions() -> None:
+    caption = texts.challenge_caption(12, 0, 2, 6, 3)
+    assert caption.startswith("Challenge 12: what") and texts.ordinal_in(caption) == 12
+    assert texts.ordinal_in(f"{texts.SKIPPED_PREVIOUS}\n{caption}") == 12
+    assert texts.ordinal_in(None) == 0 and texts.ordinal_in("Right, it is a cat!") == 0
+    assert texts.challenge_caption(0, 5, 30, 6, 0).startswith("What does the network see")
+
+
 def test_texts_fit_telegram_limits() -> None:
     assert len(texts.fit("x" * 5000, texts.MAX_TEXT)) == texts.MAX_TEXT
     assert texts.fit("short", 10) == "short"
