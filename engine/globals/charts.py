@@ -135,8 +135,8 @@ def draw_trend_chart(
         fig.suptitle(title, fontsize=20, fontweight="bold", x=0.03, ha="left")
         x = np.arange(len(layer_labels))
         for ax, lines, heading in (
-            (axes[0], rising, "rising with depth"),
-            (axes[1], falling, "fading with depth"),
+            (axes[0], rising, "rising with depth (slope per layer)"),
+            (axes[1], falling, "fading with depth (slope per layer)"),
         ):
             ax.set_title(heading, fontsize=16, loc="left")
             for line in lines:
