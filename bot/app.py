@@ -83,6 +83,29 @@ def quiet_url_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+# Telegram's limits (Bot FAQ): about 30 messages per second overall, 20 per minute in a group.
+MESSAGES_PER_SECOND = 30
+GROUP_MESSAGES_PER_MINUTE = 20
+
+
+def telegram_limiter(retries: int) -> AIORateLimiter:
+    """AIORateLimiter pacing messages one at a time at Telegram's rates.
+
+    Its limiters are leaky buckets: with the default bucket of 30 per second (20 per minute in a
+    group), a full bucket plus what drains during the next period let up to twice the limit
+    through in a sliding window (measured: 36 messages in one second, 30 group posts in one
+    minute). A bucket of one message, refilled every 1/30 s (every 3 s in a group), keeps every
+    window within the limits while idle chats still send at once.
+    """
+    return AIORateLimiter(
+        overall_max_rate=1,
+        overall_time_period=1 / MESSAGES_PER_SECOND,
+        group_max_rate=1,
+        group_time_period=60 / GROUP_MESSAGES_PER_MINUTE,
+        max_retries=retries,
+    )
+
+
 def build_application(
     settings: Settings,
     *,
@@ -105,7 +128,7 @@ def build_application(
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     protect_token(token)
     limiter = ResilientRateLimiter(
-        AIORateLimiter(max_retries=retries) if rate_limiter else None,
+        telegram_limiter(retries) if rate_limiter else None,
         retries=retries,
         backoff=retry_backoff,
     )

@@ -98,7 +98,9 @@ def collection(bot_env: Engine) -> Collection:
 
 @pytest.fixture
 def bot(fake: FakeTelegram, bot_env: Engine, collection: Collection) -> Iterator[BotRunner]:
-    runner = BotRunner(fake).start()
+    # Telegram's pacing (one message per 3 s in a group) is tested on its own in test_runtime;
+    # here it would only slow the tests down.
+    runner = BotRunner(fake, rate_limiter=False).start()
     yield runner
     runner.stop()
 

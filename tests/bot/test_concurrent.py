@@ -28,7 +28,7 @@ def crowd_bot(
     get_settings.cache_clear()
     with session_scope() as session:
         seed_collection(session, get_settings().data_dir, images=8, layers=2, clusters_per_layer=2)
-    # Telegram's 30 messages/s would pace this test to half a minute; test_limits covers it.
+    # Telegram's 30 messages/s would pace this test to half a minute; test_runtime covers the limits.
     runner = BotRunner(fake, rate_limiter=False).start()
     yield runner
     runner.stop()

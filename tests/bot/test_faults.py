@@ -6,6 +6,7 @@ import logging
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import texts
@@ -15,6 +16,7 @@ from storage.db import session_scope
 from storage.models import Answer, GroupChat, Participant, Play
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
+from tests.bot.seed import Collection
 
 
 @pytest.fixture
@@ -37,9 +39,22 @@ def participant(user_id: int) -> Participant:
         return session.exec(select(Participant).where(Participant.telegram_id == user_id)).one()
 
 
+@pytest.mark.parametrize("limiter", [True, False], ids=["AIORateLimiter", "retries-only"])
 def test_429_is_waited_out_and_nothing_is_lost(
-    bot: BotRunner, fake: FakeTelegram, player: Player
+    fake: FakeTelegram,
+    bot_env: Engine,
+    collection: Collection,
+    player: Player,
+    limiter: bool,
 ) -> None:
+    runner = BotRunner(fake, rate_limiter=limiter).start()
+    try:
+        _waits_out_429(fake, player)
+    finally:
+        runner.stop()
+
+
+def _waits_out_429(fake: FakeTelegram, player: Player) -> None:
     player.join()
     fake.fail("429", method="sendPhoto", retry_after=1)
     sent = player.send("/play")

@@ -122,6 +122,14 @@ def test_transient_failures_are_retried_and_bad_requests_are_not() -> None:
 # ---- Telegram's limits ---------------------------------------------------------------------------
 
 
+def _most_in_window(times: list[float], window: float) -> int:
+    most = 0
+    for i, t in enumerate(times):
+        most = max(most, sum(1 for u in times[i:] if u - t < window))
+    return most
+
+
+@pytest.mark.slow
 def test_the_rate_limiter_keeps_telegrams_limits(
     fake: FakeTelegram, bot_env: Engine, collection: Collection
 ) -> None:
@@ -134,19 +142,18 @@ def test_the_rate_limiter_keeps_telegrams_limits(
             lambda s: sum(1 for r in s.requests[first:] if r.method == "sendMessage") >= 45, 10
         )
         times = sorted(r.at for r in fake.requests("sendMessage", since=first))
-        # 30 at once (the bucket), the other 15 at 30 per second.
-        assert times[-1] - times[0] >= 0.4
-        within_first_second = sum(1 for t in times if t - times[0] < 1.0)
-        assert within_first_second <= 45 and times[-1] - times[29] >= 0.4
+        # At most 30 messages in any second, however they were asked for.
+        assert _most_in_window(times, 1.0) <= 30
+        assert times[-1] - times[0] >= 44 / 30 - 0.05
 
-        fake.add_group(-555, "Busy group", members=list(range(8000, 8021)))
+        fake.add_group(-555, "Busy group", members=list(range(8000, 8003)))
         since = fake.requests()[-1].seq
-        for uid in range(8000, 8021):
+        for uid in range(8000, 8003):
             fake.send(uid, "/leaderboard", chat_id=-555)
-        fake.wait_until(lambda s: sum(1 for r in s.requests[since:] if r.chat_id == -555) >= 21, 10)
+        fake.wait_until(lambda s: sum(1 for r in s.requests[since:] if r.chat_id == -555) >= 3, 15)
         posts = sorted(r.at for r in fake.requests("sendMessage", chat_id=-555, since=since))
-        # 20 per minute per group: the 21st waits for the bucket to drain (3 s per message).
-        assert posts[19] - posts[0] < 1.5 and posts[20] - posts[0] >= 2.5
+        # 20 per minute in a group: one every 3 s.
+        assert posts[1] - posts[0] >= 2.9 and posts[2] - posts[1] >= 2.9
     finally:
         runner.stop()
 
