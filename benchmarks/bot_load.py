@@ -68,6 +68,12 @@ def parse_args() -> argparse.Namespace:
         help="updates of different users at once (4 suits loopback; inv bot uses 16 for a remote API)",
     )
     parser.add_argument(
+        "--db-workers",
+        type=int,
+        default=None,
+        help="database threads (default: 1 SQLite, 4 PostgreSQL)",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=0.02,
@@ -431,6 +437,7 @@ def main() -> int:
             base_url=f"{url}/bot",
             base_file_url=f"{url}/file/bot",
             concurrency=args.concurrency,
+            db_workers=args.db_workers,
             rate_limiter=args.rate_limiter,
         )
         bot_thread = BotThread(app, poll_timeout=10, poll_interval=args.poll_interval).start()

@@ -153,12 +153,10 @@ def build_application(
     )
     app = builder.build()
     rebuild = admin.load_rebuild()
-    workers = db_workers or (1 if settings.is_sqlite else 4)
+    workers = db_workers or (1 if settings.is_sqlite else 2)
     app.bot_data["services"] = Services(
         settings=settings,
-        db=DbRunner(
-            workers, pooled_engine(settings.sqlalchemy_url, workers), owns_engine=settings.is_sqlite
-        ),
+        db=DbRunner(workers, pooled_engine(settings.sqlalchemy_url, workers), owns_engine=True),
         rng=rng or random.Random(),
         rebuild=rebuild,
     )
