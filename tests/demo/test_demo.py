@@ -145,3 +145,47 @@ def test_report_renders_in_headless_chromium(demo: dict) -> None:
         assert driver.save_screenshot(str(ARTIFACTS / "report.png"))
     finally:
         driver.quit()
+
+
+TIMESTAMPS = re.compile(
+    r"Written \d{4}-\d\d-\d\d \d\d:\d\d UTC|built \d{4}-\d\d-\d\d[ T][\d:.+-]+|\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d(?:\.\d+)?(?:\+00:00)?"
+)
+
+
+IMAGE_FOLDER = re.compile(r'[^,"\s]*/images/')
+
+
+def _without_timestamps(text: str) -> str:
+    return TIMESTAMPS.sub("<time>", text)
+
+
+def test_same_seed_gives_the_same_report_and_export(demo: dict, tmp_path: Path) -> None:
+    saved = dict(os.environ)
+    os.environ["INV_ENV_FILE"] = ""
+    try:
+        again = run_demo(
+            DemoOptions(
+                out=tmp_path / "again", seed=3, players=4, challenges=5, images=3, progress=False
+            )
+        )
+    finally:
+        os.environ.clear()
+        os.environ.update(saved)
+        get_settings.cache_clear()
+        dispose_engines()
+    first = _without_timestamps(demo["result"].report.read_text(encoding="utf-8"))
+    second = _without_timestamps(again.report.read_text(encoding="utf-8"))
+    assert first == second
+    with zipfile.ZipFile(demo["result"].export) as a, zipfile.ZipFile(again.export) as b:
+        assert sorted(a.namelist()) == sorted(b.namelist())
+        for name in a.namelist():
+            if name == "manifest.json":
+                continue  # carries the export's own time and file hashes of timestamped tables
+            left, right = a.read(name), b.read(name)
+            if name.endswith((".csv", ".json")):
+                # Image rows keep the path each photo was read from, which names its run's folder.
+                left_text = IMAGE_FOLDER.sub("<images>/", left.decode())
+                right_text = IMAGE_FOLDER.sub("<images>/", right.decode())
+                assert _without_timestamps(left_text) == _without_timestamps(right_text), name
+            else:
+                assert left == right, name
