@@ -223,6 +223,15 @@ def _section_globals(
     for class_index, explanations in by_class.items():
         name = _class_name(classes, class_index)
         parts.append(f'<article class="class"><h3>{html.escape(name)}</h3>')
+        totals: Counter[str] = Counter()
+        for explanation in explanations:
+            for concept, score, _weight in _concept_rows(explanation.payload):
+                totals[concept] += score
+        if totals:
+            ranked = ", ".join(
+                f"<b>{html.escape(c)}</b> ({s:.1f})" for c, s in totals.most_common(8)
+            )
+            parts.append(f'<p class="summary">Across layers: {ranked}</p>')
         trend_file = next(
             (
                 e.payload["trend_chart_file"]
