@@ -456,16 +456,24 @@ def _write_globals(
     charts = 0
     document = []
     written: set[str] = set()
+
+    def add_chart(relative: str | None) -> str | None:
+        nonlocal charts
+        if not relative:
+            return None
+        source = (data_dir / relative).resolve()
+        if not source.is_file() or data_dir.resolve() not in source.parents:
+            return None
+        name = f"charts/{Path(relative).name}"
+        if name not in written:
+            zf.write(source, name)
+            written.add(name)
+            charts += 1
+        return name
+
     for row in rows:
-        chart = None
-        if row.chart_file:
-            source = (data_dir / row.chart_file).resolve()
-            if source.is_file() and data_dir.resolve() in source.parents:
-                chart = f"charts/{Path(row.chart_file).name}"
-                if chart not in written:
-                    zf.write(source, chart)
-                    written.add(chart)
-                    charts += 1
+        chart = add_chart(row.chart_file)
+        trend_chart = add_chart((row.payload or {}).get("trend_chart_file"))
         document.append(
             {
                 "class_index": row.class_index,
@@ -473,6 +481,7 @@ def _write_globals(
                 "depth": row.depth,
                 "payload": row.payload,
                 "chart": chart,
+                "trend_chart": trend_chart,
             }
         )
     zf.writestr(

@@ -82,6 +82,11 @@ def test_report_matches_the_database(demo: dict) -> None:
         assert telegram_id not in report
 
 
+def archive_globals(demo: dict) -> str:
+    with zipfile.ZipFile(demo["result"].export) as archive:
+        return archive.read("global_explanations.json").decode()
+
+
 def test_export_matches_the_database(demo: dict) -> None:
     counts = demo["counts"]
     with zipfile.ZipFile(demo["result"].export) as archive:
@@ -89,6 +94,11 @@ def test_export_matches_the_database(demo: dict) -> None:
         names = set(archive.namelist())
         everything = b"".join(archive.read(name) for name in names if not name.endswith(".png"))
     assert {"participants.csv", "plays.csv", "answers.csv", "concepts.csv"} <= names
+    charts = [name for name in names if name.startswith("charts/")]
+    # Every class with global explanations brings its layer-trend chart along with its panels.
+    assert sum("trend" in name for name in charts) == len(
+        {e["class_index"] for e in json.loads(archive_globals(demo))["explanations"]}
+    )
     manifest_counts = manifest["counts"]
     for table in ("participants", "plays", "answers", "concepts"):
         assert manifest_counts[table] == counts[table], table
