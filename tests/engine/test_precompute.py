@@ -231,8 +231,15 @@ def test_clustering_overlaps_the_next_network_pass_on_cpu() -> None:
         torch.randn(2, 3, 56, 56, generator=torch.Generator().manual_seed(i)) for i in range(4)
     ]
     timeline = Timeline()
+
+    def network(x: torch.Tensor):  # type: ignore[no-untyped-def]
+        # The tiny test network passes in ~2 ms; a real one takes far longer. Stretching the pass
+        # keeps the check about the runner's scheduling, not about how fast a thread wakes up.
+        time.sleep(0.05)
+        return explainer.forward_backward(x)
+
     runner = OverlappedRunner(
-        explainer.forward_backward, lambda _x, passed: explainer.cluster(passed), timeline=timeline
+        network, lambda _x, passed: explainer.cluster(passed), timeline=timeline
     )
     results = list(runner.run(batches))
     assert len(results) == 4 and all(len(r) == 2 for r in results)
