@@ -47,7 +47,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
                 "globals": session.exec(select(func.count()).select_from(GlobalExplanation)).one(),
             }
             telegram_ids = [str(p.telegram_id) for p in session.exec(select(Participant)).all()]
-        yield {"result": result, "counts": counts, "telegram_ids": telegram_ids}
+            top_concepts = [
+                concept["name"]
+                for explanation in session.exec(select(GlobalExplanation)).all()
+                for concept in explanation.payload["concepts"]
+            ]
+        yield {
+            "result": result,
+            "counts": counts,
+            "telegram_ids": telegram_ids,
+            "top_concepts": top_concepts,
+        }
     finally:
         os.environ.clear()
         os.environ.update(saved)
@@ -66,6 +76,12 @@ def test_demo_fills_every_stage(demo: dict) -> None:
     assert counts["globals"] > 0
     timings = demo["result"].timings
     assert set(timings) >= {"precompute", "play", "rebuild", "report", "export"}
+
+
+def test_noise_answers_never_reach_a_top_concept(demo: dict) -> None:
+    assert demo["result"].summary["crowd"].noise_labels > 0
+    assert demo["top_concepts"]
+    assert not set(demo["top_concepts"]) & set(NOISE)
 
 
 def test_report_matches_the_database(demo: dict) -> None:
