@@ -163,9 +163,22 @@ def play(options: DemoOptions) -> object:
 
 
 def rebuild_all(progress: bool) -> object:
+    import sys
+
+    from tqdm import tqdm
+
     from engine.rebuild import rebuild
 
-    report = rebuild(full=True)
+    bar = tqdm(total=100, unit="%", desc="rebuild", file=sys.stderr, disable=not progress)
+
+    def advance(stage: str, fraction: float) -> None:
+        bar.set_description(stage)
+        bar.update(max(0, round(fraction * 100) - bar.n))
+
+    try:
+        report = rebuild(full=True, progress=advance)
+    finally:
+        bar.close()
     if not report.ran or not report.ok:
         raise RuntimeError(f"rebuild failed: {report.summary()}")
     print(report.summary())
