@@ -28,7 +28,6 @@ log = logging.getLogger(__name__)
 
 # Human think times are played back this much faster; MIN_ANSWER_SECONDS is scaled alike.
 DEFAULT_TIME_SCALE = 0.005
-DEMO_ENV = "INV_DEMO"
 # A small crowd covers more of the collection when each challenge retires after three plays and
 # only the heaviest clusters of each layer are served (the report still shows every cluster).
 DEMO_PLAYS_PER_CHALLENGE = 3
@@ -78,7 +77,6 @@ def configure_demo_environment(options: DemoOptions) -> Path:
     min_answer = get_settings().min_answer_seconds * options.time_scale
     os.environ.update(
         {
-            DEMO_ENV: "1",
             "DATA_DIR": str(data_dir),
             "DATABASE_URL": f"sqlite:///{data_dir / 'inv.db'}",
             "MIN_ANSWER_SECONDS": f"{min_answer:.4f}",
@@ -101,10 +99,11 @@ def prepare_images(folder: Path, limit: int | None) -> list[Path]:
     return gather_demo_images(folder, limit)
 
 
-def explain(images_dir: Path, *, progress: bool, model: str | None = None) -> object:
+def explain(images_dir: Path, *, progress: bool) -> object:
+    """Precompute with the configured MODEL (the demo's --model is set as that setting)."""
     from engine.precompute import precompute
 
-    report = precompute(images_dir, model=model, progress=progress)
+    report = precompute(images_dir, progress=progress)
     print(report.summary())
     return report
 
