@@ -83,6 +83,16 @@ def parse_args() -> argparse.Namespace:
         "--rate-limiter", action="store_true", help="Telegram's limits on (default off)"
     )
     parser.add_argument(
+        "--flood-rate",
+        type=float,
+        default=0.0,
+        help="per-user updates/s of the bot's flood limit (default 0: off; the simulated players "
+        "act as fast as replies come, which a person does not)",
+    )
+    parser.add_argument(
+        "--flood-burst", type=int, default=8, help="burst of the flood limit (with --flood-rate)"
+    )
+    parser.add_argument(
         "--group-check", action="store_true", help="with --rate-limiter: 30 posts to a group"
     )
     parser.add_argument(
@@ -439,6 +449,8 @@ def main() -> int:
             concurrency=args.concurrency,
             db_workers=args.db_workers,
             rate_limiter=args.rate_limiter,
+            flood_rate=args.flood_rate,
+            flood_burst=args.flood_burst,
         )
         bot_thread = BotThread(app, poll_timeout=10, poll_interval=args.poll_interval).start()
         started = time.monotonic()
@@ -558,7 +570,14 @@ def main() -> int:
         }
         errors = ceiling["errors"] + steady["errors"]
         ok = counts == expected and not errors
-        print(f"\ndatabase: {counts}")
+        gate = app.bot_data["flood"]
+        throttled = ceiling["throttled"] + steady["throttled"]
+        print(
+            f"\nflood limit {'off' if not gate.enabled else f'{gate.rate:g}/s burst {gate.burst}'}: "
+            f"{gate.dropped} updates dropped; {throttled} steps told to slow down and sent again "
+            "(refusals, not losses)"
+        )
+        print(f"database: {counts}")
         print(f"expected: {expected}")
         print(
             f"check: {'OK, nothing lost or doubled' if ok else 'MISMATCH'}"

@@ -21,7 +21,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot import game, stats, texts
+from bot import flood, game, stats, texts
 from bot.handlers import Handler, refuse_arguments, say, services
 from bot.leaderboard import format_board
 from storage.privacy import pseudonym
@@ -57,7 +57,9 @@ async def cmd_stats(update: Update, context: Context) -> None:
         return
     svc = services(context)
     result = await svc.db(stats.collect, svc.settings.plays_per_challenge)
-    await say(context, update.effective_chat.id, stats.format_stats(result))
+    gate = context.application.bot_data.get("flood")
+    text = f"{stats.format_stats(result)}\n{flood.stats_line(gate)}"
+    await say(context, update.effective_chat.id, text)
 
 
 async def cmd_export(update: Update, context: Context) -> None:

@@ -4,8 +4,8 @@
     app.run_polling(...)                      # what `inv bot` does
 
 `build_application` wires a real python-telegram-bot 22 `Application`: base_url / base_file_url
-from settings (a local or fake Bot API in tests), AIORateLimiter with retries wrapped in
-`ResilientRateLimiter`, the JobQueue (leaderboard posts, scheduled rebuild), the error handler,
+from settings (a local or fake Bot API in tests), `PerChatRateLimiter` with retries wrapped in
+`ResilientRateLimiter`, the per-user flood limit on incoming updates, the JobQueue (leaderboard posts, scheduled rebuild), the error handler,
 and per-user ordered concurrent update processing. `BotThread` runs it in a background thread
 with long polling (tests, the benchmark and the demo).
 """
@@ -28,11 +28,12 @@ from telegram import (
     Update,
 )
 from telegram.error import TelegramError
-from telegram.ext import AIORateLimiter, Application, ApplicationBuilder
+from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
-from bot import admin, handlers, texts
+from bot import admin, flood, handlers, texts
 from bot.dbcontext import pooled_engine
 from bot.handlers import Services
+from bot.ratelimit import PerChatRateLimiter
 from bot.runtime import DbRunner, PerUserUpdateProcessor, ResilientRateLimiter
 from storage.settings import Settings
 
@@ -83,27 +84,9 @@ def quiet_url_loggers() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
-# Telegram's limits (Bot FAQ): about 30 messages per second overall, 20 per minute in a group.
-MESSAGES_PER_SECOND = 30
-GROUP_MESSAGES_PER_MINUTE = 20
-
-
-def telegram_limiter(retries: int) -> AIORateLimiter:
-    """AIORateLimiter pacing messages one at a time at Telegram's rates.
-
-    Its limiters are leaky buckets: with the default bucket of 30 per second (20 per minute in a
-    group), a full bucket plus what drains during the next period let up to twice the limit
-    through in a sliding window (measured: 36 messages in one second, 30 group posts in one
-    minute). A bucket of one message, refilled every 1/30 s (every 3 s in a group), keeps every
-    window within the limits while idle chats still send at once.
-    """
-    return AIORateLimiter(
-        overall_max_rate=1,
-        overall_time_period=1 / MESSAGES_PER_SECOND,
-        group_max_rate=1,
-        group_time_period=60 / GROUP_MESSAGES_PER_MINUTE,
-        max_retries=retries,
-    )
+def telegram_limiter(retries: int) -> PerChatRateLimiter:
+    """Pacing at Telegram's rates where a 429 pauses only the chat it was about."""
+    return PerChatRateLimiter(max_retries=retries)
 
 
 def build_application(
@@ -120,6 +103,8 @@ def build_application(
     db_workers: int | None = None,
     jobs: bool = True,
     rng: random.Random | None = None,
+    flood_rate: float | None = None,
+    flood_burst: int | None = None,
 ) -> Application:
     """A ready-to-run Application for `settings` (token and URLs may be overridden)."""
     quiet_url_loggers()
@@ -160,6 +145,12 @@ def build_application(
         rng=rng or random.Random(),
         rebuild=rebuild,
     )
+    app.bot_data["flood"] = flood.FloodGate(
+        settings.flood_rate if flood_rate is None else flood_rate,
+        settings.flood_burst if flood_burst is None else flood_burst,
+    )
+    # Group -1 runs before every handler and can stop an update from reaching them.
+    app.add_handler(TypeHandler(Update, flood.guard), group=-1)
     handlers.register(app, admin.admin_handlers(rebuild is not None))
     if jobs:
         admin.schedule_jobs(

@@ -4,8 +4,8 @@
   user's updates run one after another, in the order Telegram sent them.
 - `DbRunner`: the game's synchronous database functions run in worker threads, never on the
   event loop (SQLite: one writer thread, so writers queue instead of spinning on the file lock).
-- `ResilientRateLimiter`: PTB's AIORateLimiter (Telegram's 30 messages/s overall, 20/min per
-  group, 429 retry_after honoured) plus retries of transient failures (5xx, timeouts, network).
+- `ResilientRateLimiter`: a rate limiter (bot.ratelimit: Telegram's 30 messages/s overall, 20/min
+  per group, a 429's retry_after honoured in its own chat) plus retries of transient failures (5xx, timeouts, network).
   With `limiter=None` it only retries (and still honours 429), which is the benchmark's
   "rate limiter off".
 """
@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 from sqlalchemy.engine import Engine
 from telegram import Update
 from telegram.error import BadRequest, NetworkError, RetryAfter
-from telegram.ext import AIORateLimiter, BaseRateLimiter, BaseUpdateProcessor
+from telegram.ext import BaseRateLimiter, BaseUpdateProcessor
 
 from bot import dbcontext
 
@@ -111,11 +111,11 @@ def is_transient(exc: BaseException) -> bool:
 
 
 class ResilientRateLimiter(BaseRateLimiter[int]):
-    """Wraps an optional AIORateLimiter and retries transient failures with backoff."""
+    """Wraps an optional rate limiter and retries transient failures with backoff."""
 
     def __init__(
         self,
-        limiter: AIORateLimiter | None,
+        limiter: BaseRateLimiter[int] | None,
         *,
         retries: int = 3,
         backoff: float = 0.5,

@@ -28,6 +28,7 @@ from enum import Enum
 from typing import Any
 
 from bot.fake_telegram.client import FakeTelegramClient
+from bot.texts import SLOW_DOWN, SLOW_DOWN_SHORT
 
 Chooser = Callable[["SimulatedPlayer", list[str]], int]
 Labeller = Callable[["SimulatedPlayer", int], Sequence[str]]
@@ -114,6 +115,8 @@ class SimulatedPlayer:
     done: int = 0
     errors: list[str] = field(default_factory=list)
     waiting: bool = False
+    # Steps the bot's flood limit dropped (it said "slow down"); each is sent again later.
+    throttled: int = 0
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.user_id if self.seed is None else self.seed)
@@ -213,6 +216,7 @@ class SimulationResult:
     done: int
     finished_players: int
     errors: list[str]
+    throttled: int  # steps dropped by the bot's flood limit and sent again: not losses
     started_at: float  # wall clock, to select the server's latency samples of this run
     ended_at: float
 
@@ -250,6 +254,8 @@ class Simulator:
         self._wake = asyncio.Event()
         self._paused = False
         self.sent = 0
+        self._pressed_by: dict[str, int] = {}  # callback query id -> user id
+        self.throttle_wait = 2.0  # seconds a player waits after "slow down"
 
     def _make_ready(self, player: SimulatedPlayer, now: float) -> None:
         if not player.finished:
@@ -266,6 +272,8 @@ class Simulator:
             )
             now = time.monotonic()
             for event in events:
+                if self._slowed_down(event, now):
+                    continue
                 player = self.players.get(event.get("chat_id"))  # type: ignore[arg-type]
                 if player is None or not player.waiting or not player.completes(event):
                     continue
@@ -274,6 +282,27 @@ class Simulator:
                 replies[0] = now
                 if not self._paused:
                     self._make_ready(player, now)
+
+    def _slowed_down(self, event: dict[str, Any], now: float) -> bool:
+        """A "slow down" notice: the step was dropped; its player sends it again later."""
+        if event.get("method") == "answerCallbackQuery":
+            user_id = self._pressed_by.pop(event.get("callback_query_id", ""), 0)
+            if event.get("text") != SLOW_DOWN_SHORT:
+                return False
+            player = self.players.get(user_id)
+        elif event.get("method") == "sendMessage" and event.get("text") == SLOW_DOWN:
+            player = self.players.get(event.get("chat_id"))  # type: ignore[arg-type]
+        else:
+            return False
+        if player is not None and player.waiting:
+            player.waiting = False
+            player.throttled += 1
+            if not self._paused:
+                heapq.heappush(
+                    self._ready, (now + self.throttle_wait, next(self._tie), player.user_id)
+                )
+                self._wake.set()
+        return True
 
     async def run(
         self,
@@ -332,6 +361,8 @@ class Simulator:
                     sent += len(actions)
                     last_send = time.monotonic()
                     for action, result in zip(actions, results, strict=True):
+                        if "query_id" in result:
+                            self._pressed_by[result["query_id"]] = action["user_id"]
                         if "error" in result:
                             player = self.players[action["user_id"]]
                             player.errors.append(f"{player.step.value}: {result['error']}")
@@ -369,6 +400,7 @@ class Simulator:
             done=sum(p.done for p in players),
             finished_players=sum(p.finished for p in players),
             errors=errors,
+            throttled=sum(p.throttled for p in players),
             started_at=started_at,
             ended_at=time.time(),
         )

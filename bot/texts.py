@@ -314,3 +314,16 @@ def duration(seconds: int) -> str:
     if seconds % 60 == 0:
         return plural(seconds // 60, "minute")
     return plural(seconds, "second")
+
+
+# ---- the crowd's safety limits -----------------------------------------------------------------
+
+SLOW_DOWN = (
+    "You are sending messages faster than I can take them. I'm skipping them for a moment: "
+    "wait a few seconds, then send again what I missed."
+)
+SLOW_DOWN_SHORT = "Too fast: wait a few seconds, then press again."
+RESEARCHERS_PRIVATE_ONLY = (
+    "Researcher commands work only in your private chat with me, so that nothing is shared with "
+    "the group: {link}"
+)

@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     daily_cap: int = Field(200, ge=1)
     min_answer_seconds: float = Field(2.0, ge=0.0)
     max_label_length: int = Field(200, ge=1, le=4096)
+    # Per-user limit on incoming updates (a token bucket): FLOOD_RATE per second sustained,
+    # bursts of FLOOD_BURST; FLOOD_RATE=0 turns it off.
+    flood_rate: float = Field(1.0, ge=0.0)
+    flood_burst: int = Field(8, ge=1)
 
     # Scheduling (seconds)
     rebuild_interval: int = Field(3600, gt=0)

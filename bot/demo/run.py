@@ -82,6 +82,8 @@ def configure_demo_environment(options: DemoOptions) -> Path:
             "MIN_ANSWER_SECONDS": f"{min_answer:.4f}",
             "PSEUDONYM_SECRET": f"inv-demo-{options.seed}",
             "PLAYS_PER_CHALLENGE": str(DEMO_PLAYS_PER_CHALLENGE),
+            # The demo's players act at its time scale, far faster than people: no flood limit.
+            "FLOOD_RATE": "0",
         }
     )
     os.environ.pop("LAYERS", None)

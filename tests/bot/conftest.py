@@ -86,6 +86,8 @@ def bot_env(
     monkeypatch.setenv("TELEGRAM_API_BASE_URL", fake_server.base_url)
     monkeypatch.setenv("ADMIN_USER_IDS", str(ADMIN_ID))
     monkeypatch.setenv("MIN_ANSWER_SECONDS", "0")
+    # Scripted players press faster than people; the flood limit has its own tests (test_flood).
+    monkeypatch.setenv("FLOOD_RATE", "0")
     get_settings.cache_clear()
     return db_engine
 
