@@ -1,4 +1,4 @@
-"""Researchers' commands (/stats, /export, /rebuild, /announce) and the scheduled jobs.
+"""Researchers' commands (/stats, /export, /report, /rebuild, /announce) and the scheduled jobs.
 
 Only ADMIN_USER_IDS may run these; anyone else gets a polite refusal and nothing else happens.
 Heavy work (the export, the rebuild) runs in worker threads; the rebuild's progress edits one
@@ -96,6 +96,38 @@ async def cmd_export(update: Update, context: Context) -> None:
     await _edit(
         context, status, f"Export ready: {result.path.name} ({result.size_bytes / 1e6:.2f} MB)."
     )
+
+
+async def cmd_report(update: Update, context: Context) -> None:
+    if not await _admin(update, context) or await refuse_arguments(update, context, "report"):
+        return
+    # Loaded on demand: the report reads the database and DATA_DIR (numpy and PIL, no torch).
+    from engine.report import build_report, default_report_path
+    from storage.export import TELEGRAM_DOCUMENT_LIMIT
+
+    svc = services(context)
+    chat_id = update.effective_chat.id
+    status = await say(context, chat_id, texts.REPORT_STARTED)
+    data_dir = svc.settings.data_dir
+    try:
+        path = await asyncio.to_thread(
+            build_report, default_report_path(data_dir), data_dir=data_dir
+        )
+    except Exception as exc:
+        log.exception("report failed")
+        await _edit(context, status, texts.REPORT_FAILED.format(error=type(exc).__name__))
+        return
+    size = path.stat().st_size
+    if size > TELEGRAM_DOCUMENT_LIMIT:
+        await _edit(
+            context, status, texts.REPORT_TOO_BIG.format(size=f"{size / 1e6:.0f}", path=path)
+        )
+        return
+    with path.open("rb") as fh:
+        await context.bot.send_document(
+            chat_id, fh, filename=path.name, caption="inv report (open it in a browser)"
+        )
+    await _edit(context, status, f"Report ready: {path.name} ({size / 1e6:.2f} MB).")
 
 
 async def _edit(context: Context, message: Message, text: str) -> None:
@@ -218,6 +250,7 @@ def admin_handlers(rebuild_available: bool) -> dict[str, Handler]:
     handlers: dict[str, Handler] = {
         "stats": cmd_stats,
         "export": cmd_export,
+        "report": cmd_report,
         "announce": cmd_announce,
     }
     if rebuild_available:

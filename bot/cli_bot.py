@@ -19,7 +19,7 @@ from telegram import Update
 
 from bot.app import build_application
 from storage.db import get_engine
-from storage.migrate import is_at_head
+from storage.db_errors import require_schema
 from storage.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -61,19 +61,7 @@ def run(args: argparse.Namespace) -> int:
     if args.concurrency < 1:
         print("inv bot: --concurrency must be at least 1", file=sys.stderr)
         return 2
-    try:
-        ready = is_at_head(get_engine())
-    except Exception as exc:
-        print(
-            f"inv bot: cannot read the database ({exc.__class__.__name__}); run inv init",
-            file=sys.stderr,
-        )
-        return 1
-    if not ready:
-        print(
-            "inv bot: the database is not at the newest schema; run inv init first", file=sys.stderr
-        )
-        return 1
+    require_schema(get_engine())
     app = build_application(
         settings, concurrency=args.concurrency, rate_limiter=not args.no_rate_limit
     )

@@ -87,6 +87,7 @@ GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
     ("stats", "progress per class and layer"),
     ("export", "pseudonymised research export (zip)"),
+    ("report", "HTML report of the explanations and the crowd"),
     ("rebuild", "rebuild concepts and explanations now"),
     ("announce", "post the leaderboard to subscribed groups now"),
 )
@@ -299,6 +300,11 @@ EXPORT_TOO_BIG = (
     "The export is {size} MB, over Telegram's 50 MB limit. It was written to {path} on the server."
 )
 EXPORT_FAILED = "The export failed: {error}"
+REPORT_STARTED = "Writing the report…"
+REPORT_TOO_BIG = (
+    "The report is {size} MB, over Telegram's 50 MB limit. It was written to {path} on the server."
+)
+REPORT_FAILED = "The report failed: {error}"
 REBUILD_STARTED = "Rebuild started…"
 REBUILD_PROGRESS = "Rebuilding: {stage} ({percent:.0f}%)"
 REBUILD_FAILED = "The rebuild failed: {error}"

@@ -16,18 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from storage.migrate import is_at_head
+    from storage.db import get_engine
+    from storage.db_errors import require_schema
 
-    try:
-        ready = is_at_head()
-    except Exception as exc:
-        print(f"inv: cannot open the database ({type(exc).__name__}: {exc})", file=sys.stderr)
-        return 2
-    if not ready:
-        print(
-            "inv: the database is not at the newest schema; run `inv init` first", file=sys.stderr
-        )
-        return 2
+    require_schema(get_engine())
 
     from tqdm import tqdm
 

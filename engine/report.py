@@ -19,6 +19,7 @@ from typing import Any
 
 from PIL import Image as PILImage
 from sqlalchemy import func
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from engine.render import load_map, render_overlay
@@ -38,6 +39,7 @@ from storage.models import (
 )
 from storage.settings import get_settings
 
+REPORTS_DIR = "reports"
 THUMBNAIL_PX = 168
 CROP_PX = 224
 
@@ -300,11 +302,22 @@ article{margin-bottom:24px}small{color:#666;font-weight:normal}nav a{margin-righ
 """
 
 
-def build_report(out: Path, *, title: str = "inv report", note: str = "") -> Path:
-    """Write the report for the configured database to `out` and return its path."""
-    settings = get_settings()
-    data_dir = settings.data_dir
-    with session_scope(readonly=True) as session:
+def default_report_path(data_dir: Path, now: datetime | None = None) -> Path:
+    now = now or datetime.now(UTC)
+    return data_dir / REPORTS_DIR / f"inv-report-{now:%Y%m%dT%H%M%S}Z.html"
+
+
+def build_report(
+    out: Path,
+    *,
+    title: str = "inv report",
+    note: str = "",
+    data_dir: Path | None = None,
+    engine: Engine | None = None,
+) -> Path:
+    """Write the report of the database (default: the configured one) to `out`; its path."""
+    data_dir = data_dir if data_dir is not None else get_settings().data_dir
+    with session_scope(engine, readonly=True) as session:
         models = session.exec(select(Model).order_by(Model.id)).all()
         classes = models[-1].classes if models else []
         generation = _current_generation(session)

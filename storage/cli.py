@@ -14,6 +14,9 @@ import sys
 from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 
+from sqlalchemy.exc import DBAPIError
+
+from storage.db_errors import DatabaseNotReady, describe_failure
 from storage.settings import configure_logging, load_settings_or_exit
 
 # name -> (module, one-line help). Commands whose module is not installed are not offered.
@@ -24,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bot": ("bot.cli_bot", "run the Telegram bot (long polling, or a webhook)"),
     "rebuild": ("engine.cli_rebuild", "rebuild concepts and global explanations now"),
     "export": ("storage.cli_export", "write the pseudonymised research export (zip)"),
+    "report": ("engine.cli_report", "write the HTML report of what the database holds"),
     "demo": ("bot.cli_demo", "run the whole loop offline on real photos and write a report"),
 }
 
@@ -84,6 +88,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("inv: interrupted", file=sys.stderr)
         return 130
+    except (DatabaseNotReady, DBAPIError) as exc:
+        # A database that cannot be used is the operator's to fix: one line, not a traceback.
+        message = str(exc) if isinstance(exc, DatabaseNotReady) else None
+        if message is None:
+            message = describe_failure(exc, settings.sqlalchemy_url)
+            if message is None:
+                raise
+        print(f"inv {args.command}: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -6,11 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from sqlalchemy.exc import OperationalError, ProgrammingError
-
 from storage.db import get_engine
+from storage.db_errors import require_schema
 from storage.export import write_export
-from storage.migrate import is_at_head
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,21 +26,7 @@ def run(args: argparse.Namespace) -> int:
     if out is not None and out.exists() and out.is_dir():
         print(f"inv export: --out {out} is a directory; give a file name", file=sys.stderr)
         return 2
-    engine = get_engine()
-    try:
-        ready = is_at_head(engine)
-    except (OperationalError, ProgrammingError) as exc:
-        print(
-            f"inv export: cannot read the database ({exc.__class__.__name__}); run inv init",
-            file=sys.stderr,
-        )
-        return 1
-    if not ready:
-        print(
-            "inv export: the database is not at the newest schema; run inv init first",
-            file=sys.stderr,
-        )
-        return 1
+    require_schema(get_engine())
     result = write_export(out)
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
     print(

@@ -227,6 +227,6 @@ def test_inv_export_cli(played: Path, tmp_path: Path, capsys: pytest.CaptureFixt
 def test_inv_export_on_an_uninitialised_database(
     isolated_settings: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert cli.main(["export", "--out", str(tmp_path / "x.zip")]) == 1
+    assert cli.main(["export", "--out", str(tmp_path / "x.zip")]) == 2
     assert "inv init" in capsys.readouterr().err
     assert not (tmp_path / "x.zip").exists()
