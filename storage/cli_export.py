@@ -19,6 +19,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="FILE",
         help="zip file to write (default: DATA_DIR/exports/inv-export-<time>.zip)",
     )
+    parser.add_argument(
+        "--with-images",
+        action="store_true",
+        help="also pack the crops, cluster maps, Grad-CAM maps and example overlays the rows "
+        "refer to (default: charts only)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -27,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"inv export: --out {out} is a directory; give a file name", file=sys.stderr)
         return 2
     require_schema(get_engine())
-    result = write_export(out)
+    result = write_export(out, with_images=args.with_images)
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
     print(
         f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, sha256 {result.sha256[:12]}): {counts}"

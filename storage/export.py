@@ -4,13 +4,20 @@
 consistent snapshot of the database (a read transaction; REPEATABLE READ on PostgreSQL) and writes
 
     manifest.json              model(s), layers, parameters, schema version, counts, columns
+    datapackage.json           Frictionless Data Package: every table's fields, types, units, keys
     participants.csv           pseudonym, consent, trust, points ... (no Telegram id, no nickname)
     plays.csv                  every play, the participant as pseudonym (no chat or message ids)
     answers.csv                one row per label, with the raw message it came from
     clusters.csv, images.csv, layers.csv
     concepts.csv, answer_concepts.csv, merged_clusters.csv    the current generation, if any
     global_explanations.json   the current generation's explanations
-    charts/*.png               the current generation's charts that exist under DATA_DIR
+    global_concepts.csv        the same, one row per class, layer and top concept
+    charts/...                 the current generation's charts that exist under DATA_DIR
+    crops/, maps/, ...         with `with_images`: every other file a row refers to
+
+Every file path in a row is relative to the zip root and is the path under DATA_DIR, so a path
+means the same file whether or not the files were packed. Rows that carry a class index carry its
+name next to it (`class_name`, `predicted_class_name`, ...).
 
 Raw Telegram ids, Telegram names and nicknames never appear: a participant is
 HMAC-SHA256(PSEUDONYM_SECRET, Telegram id) truncated (storage.privacy). The module imports neither
@@ -26,7 +33,7 @@ import json
 import os
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -37,7 +44,15 @@ from sqlalchemy import Column, Select, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage.datapackage import datapackage, table_resource
 from storage.db import get_engine, session_scope
+from storage.export_parts import (
+    GLOBAL_CONCEPT_COLUMNS,
+    ClassNames,
+    FilePacker,
+    model_rows,
+    write_globals,
+)
 from storage.migrate import current_revision, head_revision
 from storage.models import (
     Answer,
@@ -50,7 +65,6 @@ from storage.models import (
     GlobalExplanation,
     Image,
     MergedCluster,
-    Model,
     Participant,
     Play,
     utcnow,
@@ -117,7 +131,8 @@ ANSWER_COLUMNS = (
     A.normalized,
     A.cleaned,
     A.hint_level,
-    A.flags,
+    # "flags" and "rank" would shadow pandas' DataFrame.flags and DataFrame.rank.
+    A.flags.label("quality_flags"),
     A.accepted,
     A.bonus_points,
     A.created_at,
@@ -129,7 +144,7 @@ CLUSTER_COLUMNS = (
     C.class_index,
     C.layer_name,
     C.depth,
-    C.rank,
+    C.rank.label("cluster_rank"),
     C.weight,
     C.n_maps,
     C.channels,
@@ -266,30 +281,6 @@ def _current_generation(session: Session) -> int | None:
     )
 
 
-def _models(session: Session) -> list[dict[str, Any]]:
-    t = Model.__table__.c
-    rows = (
-        session.connection()
-        .execute(
-            select(t.id, t.name, t.weights_hash, t.num_classes, t.classes, t.input_size).order_by(
-                t.id
-            )
-        )
-        .all()
-    )
-    return [
-        {
-            "id": r.id,
-            "name": r.name,
-            "weights_hash": r.weights_hash,
-            "num_classes": r.num_classes,
-            "classes": list(r.classes),
-            "input_size": r.input_size,
-        }
-        for r in rows
-    ]
-
-
 def _parameters(session: Session) -> dict[str, Any]:
     settings = get_settings()
     params: dict[str, Any] = {name: getattr(settings, name) for name in PARAMETER_SETTINGS}
@@ -309,8 +300,13 @@ def write_export(
     engine: Engine | None = None,
     requested_by: str = "cli",
     now: datetime | None = None,
+    with_images: bool = False,
 ) -> ExportResult:
-    """Write the export zip to `out` (default: DATA_DIR/exports/inv-export-<time>.zip)."""
+    """Write the export zip to `out` (default: DATA_DIR/exports/inv-export-<time>.zip).
+
+    Charts are always packed; `with_images` packs every other file the rows refer to as well
+    (crops, cluster maps, Grad-CAM maps, example overlays), so the zip stands alone.
+    """
     now = now or utcnow()
     engine = engine or get_engine()
     path = Path(out) if out is not None else default_path(now)
@@ -321,18 +317,42 @@ def write_export(
     tmp = Path(tmp_name)
     counts: dict[str, int] = {}
     files: dict[str, dict[str, Any]] = {}
+    resources: list[dict[str, Any]] = []
     try:
         with session_scope(engine, readonly=True) as session:
             if engine.dialect.name == "postgresql":
                 # One snapshot for every table, so the manifest's counts match the files.
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             generation = _current_generation(session)
-            models = _models(session)
+            models = model_rows(session)
+            image_models = dict(session.connection().execute(select(I.id, I.model_id)).all())
+            names = ClassNames(models, image_models)
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+                packer = FilePacker(zf, settings.data_dir)
+                pack = packer.queue if with_images else (lambda _relative: None)
 
-                def table(name: str, columns: Sequence[Any], query: Select[Any], key: str) -> None:
-                    counts[key] = _write_csv(zf, name, columns, _rows(session, query))
-                    files[name] = {"rows": counts[key], "columns": _column_names(columns)}
+                def table(
+                    name: str,
+                    columns: Sequence[Any],
+                    query: Select[Any],
+                    key: str,
+                    extra: Sequence[str] = (),
+                    derive: Callable[[Any], Sequence[Any]] | None = None,
+                    packed: Sequence[str] = (),
+                ) -> None:
+                    """One CSV; `derive` adds the `extra` columns, `packed` names file columns."""
+
+                    def complete(row: Any) -> Sequence[Any]:
+                        for column in packed:
+                            pack(getattr(row, column))
+                        return (*row, *derive(row)) if derive is not None else row
+
+                    rows = (complete(row) for row in _rows(session, query))
+                    every = [*columns, *extra]
+                    counts[key] = _write_csv(zf, name, every, rows)
+                    packer.flush()
+                    files[name] = {"rows": counts[key], "columns": _column_names(every)}
+                    resources.append(table_resource(key, name, every, counts[key]))
 
                 table(
                     "participants.csv",
@@ -347,6 +367,8 @@ def write_export(
                     .join_from(Play.__table__, Participant.__table__, PL.participant_id == P.id)
                     .order_by(PL.id),
                     "plays",
+                    ("options_names", "guessed_class_name"),
+                    lambda r: (names.names(r.options), names.name(r.guessed_class)),
                 )
                 table(
                     "answers.csv",
@@ -362,9 +384,30 @@ def write_export(
                     CLUSTER_COLUMNS,
                     select(*CLUSTER_COLUMNS).order_by(C.id),
                     "clusters",
+                    ("class_name",),
+                    lambda r: (names.name(r.class_index, r.image_id),),
+                    ("map_file",),
                 )
-                table("images.csv", IMAGE_COLUMNS, select(*IMAGE_COLUMNS).order_by(I.id), "images")
-                table("layers.csv", LAYER_COLUMNS, select(*LAYER_COLUMNS).order_by(L.id), "layers")
+                table(
+                    "images.csv",
+                    IMAGE_COLUMNS,
+                    select(*IMAGE_COLUMNS).order_by(I.id),
+                    "images",
+                    ("true_class_name", "predicted_class_name", "explained_class_name"),
+                    lambda r: (
+                        names.name(r.true_class, r.id),
+                        names.name(r.predicted_class, r.id),
+                        names.name(r.explained_class, r.id),
+                    ),
+                    ("crop_file",),
+                )
+                table(
+                    "layers.csv",
+                    LAYER_COLUMNS,
+                    select(*LAYER_COLUMNS).order_by(L.id),
+                    "layers",
+                    packed=("gradcam_file",),
+                )
                 gen = generation if generation is not None else -1
                 table(
                     "concepts.csv",
@@ -373,6 +416,8 @@ def write_export(
                     .where(CO.first_generation <= gen, CO.last_generation >= gen)
                     .order_by(CO.id),
                     "concepts",
+                    ("class_name",),
+                    lambda r: (names.name(r.class_index),),
                 )
                 table(
                     "answer_concepts.csv",
@@ -387,11 +432,31 @@ def write_export(
                     MERGED_COLUMNS,
                     select(*MERGED_COLUMNS).where(MC.generation == gen).order_by(MC.id),
                     "merged_clusters",
+                    ("class_name",),
+                    lambda r: (names.name(r.class_index, r.image_id),),
+                    ("map_file",),
                 )
-                counts["global_explanations"], counts["charts"] = _write_globals(
-                    zf, session, gen, settings.data_dir
+                counts["global_explanations"], concept_rows = write_globals(
+                    zf, session, gen, names, packer, with_images
                 )
                 files["global_explanations.json"] = {"rows": counts["global_explanations"]}
+                counts["global_concepts"] = _write_csv(
+                    zf, "global_concepts.csv", GLOBAL_CONCEPT_COLUMNS, concept_rows
+                )
+                files["global_concepts.csv"] = {
+                    "rows": counts["global_concepts"],
+                    "columns": list(GLOBAL_CONCEPT_COLUMNS),
+                }
+                resources.append(
+                    table_resource(
+                        "global_concepts",
+                        "global_concepts.csv",
+                        GLOBAL_CONCEPT_COLUMNS,
+                        counts["global_concepts"],
+                    )
+                )
+                counts["charts"] = sum(1 for n in packer.packed if n.startswith("charts/"))
+                counts["files"] = len(packer.packed)
                 layers = [
                     {"layer_name": name, "depth": depth}
                     for name, depth in session.connection()
@@ -414,10 +479,14 @@ def write_export(
                     "parameters": _parameters(session),
                     "counts": counts,
                     "files": files,
+                    "with_images": with_images,
+                    "missing_files": sorted(packer.missing),
                 }
                 zf.writestr(
                     "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
                 )
+                package = datapackage(f"inv-export-{now:%Y%m%dt%H%M%S}", now.isoformat(), resources)
+                zf.writestr("datapackage.json", json.dumps(package, indent=2, ensure_ascii=False))
         digest = hashlib.sha256()
         with tmp.open("rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -439,61 +508,6 @@ def write_export(
             )
         )
     return ExportResult(path, size, digest.hexdigest(), counts, manifest)
-
-
-def _write_globals(
-    zf: zipfile.ZipFile, session: Session, generation: int, data_dir: Path
-) -> tuple[int, int]:
-    rows = (
-        session.connection()
-        .execute(
-            select(GE.class_index, GE.layer_name, GE.depth, GE.payload, GE.chart_file)
-            .where(GE.generation == generation)
-            .order_by(GE.class_index, GE.depth)
-        )
-        .all()
-    )
-    charts = 0
-    document = []
-    written: set[str] = set()
-
-    def add_chart(relative: str | None) -> str | None:
-        nonlocal charts
-        if not relative:
-            return None
-        source = (data_dir / relative).resolve()
-        if not source.is_file() or data_dir.resolve() not in source.parents:
-            return None
-        name = f"charts/{Path(relative).name}"
-        if name not in written:
-            zf.write(source, name)
-            written.add(name)
-            charts += 1
-        return name
-
-    for row in rows:
-        chart = add_chart(row.chart_file)
-        trend_chart = add_chart((row.payload or {}).get("trend_chart_file"))
-        document.append(
-            {
-                "class_index": row.class_index,
-                "layer_name": row.layer_name,
-                "depth": row.depth,
-                "payload": row.payload,
-                "chart": chart,
-                "trend_chart": trend_chart,
-            }
-        )
-    zf.writestr(
-        "global_explanations.json",
-        json.dumps(
-            {"generation": generation if generation >= 0 else None, "explanations": document},
-            indent=2,
-            ensure_ascii=False,
-            default=str,
-        ),
-    )
-    return len(document), charts
 
 
 def _version() -> str:

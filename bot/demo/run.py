@@ -216,7 +216,7 @@ def run_demo(options: DemoOptions) -> DemoResult:
             note=f"Offline demo, seed {options.seed}: {options.players} simulated players.",
         ),
     )
-    export = _timed(timings, "export", lambda: write_export(export_path))
+    export = _timed(timings, "export", lambda: write_export(export_path, with_images=True))
     return DemoResult(
         report=report_path,
         export=export_path,

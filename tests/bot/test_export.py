@@ -197,6 +197,8 @@ def test_export_contents(played: Path, tmp_path: Path) -> None:
         "merged_clusters": 0,
         "global_explanations": db_count(GlobalExplanation, GlobalExplanation.generation == current),
         "charts": 1,
+        "global_concepts": 1,
+        "files": 1,  # the chart; crops and maps only with_images
     }
     assert counts == expected
     assert counts["answers"] == 18 and counts["plays"] == 9 and counts["participants"] == 4
