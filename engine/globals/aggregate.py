@@ -5,7 +5,8 @@ for its best concept with its (weight-averaged) best score; each with the mean w
 merged clusters it is best in and up to three examples from different images (per image the merged
 cluster where it scores highest). Per class and concept: the mean score per layer (over the
 class's images that have labelled clusters at that layer, summing the concept's scores over each
-image's merged clusters) and the least-squares slope of those means across layer depth.
+image's merged clusters; none at a layer where the concept was never named) and the least-squares
+slope of those means over the layers that have one.
 """
 
 from __future__ import annotations
@@ -87,8 +88,11 @@ def layer_trends(groups: Sequence[MergedGroup], depths: Sequence[int]) -> dict[i
     for concept in sorted(totals):
         means: list[float | None] = []
         for depth in depths:
+            # A layer where nobody named the concept is no data for it, not a score of zero:
+            # zero would drag the slope and draw a drop that no answer supports.
             n = len(images_at.get(depth, ()))
-            means.append(totals[concept].get(depth, 0.0) / n if n else None)
+            seen = depth in totals[concept]
+            means.append(totals[concept][depth] / n if n and seen else None)
         known = [i for i, m in enumerate(means) if m is not None]
         slope = None
         if len(known) >= 2:

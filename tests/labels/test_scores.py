@@ -3,6 +3,7 @@ on hand-built records with hand-computed expected values."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from engine.globals.aggregate import layer_trends, rising_and_falling, top_concepts
@@ -157,6 +158,22 @@ def test_layer_trends_and_slopes() -> None:
     assert [t.concept for t in rising] == [EAR] and [t.concept for t in falling] == [GRASS]
     single = layer_trends([_group(1, EAR, 1.0, 50.0, depth=0)], [0, 1])
     assert single[EAR].slope is None
+
+
+def test_a_layer_where_a_concept_was_never_named_is_a_gap_not_zero() -> None:
+    groups = [
+        _group(1, EAR, 1.0, 50.0, depth=0),
+        _group(2, GRASS, 0.9, 50.0, depth=1),  # the class has data here, but no ear
+        _group(1, EAR, 0.8, 50.0, depth=2),
+        _group(1, EAR, 0.75, 50.0, depth=3),
+    ]
+    trends = layer_trends(groups, [0, 1, 2, 3])
+    assert trends[EAR].means == [pytest.approx(1.0), None, pytest.approx(0.8), 0.75]
+    # Falling over the layers where ear was named; a zero at depth 1 would have made it rise.
+    expected = np.polyfit([0.0, 2.0, 3.0], [1.0, 0.8, 0.75], 1)[0]
+    assert trends[EAR].slope == pytest.approx(expected) and trends[EAR].slope < 0
+    assert trends[GRASS].means == [None, pytest.approx(0.9), None, None]
+    assert trends[GRASS].slope is None
 
 
 def test_agreement_bonus_rules() -> None:
