@@ -3,9 +3,9 @@
 - `encode_map` / `load_map`: a cluster map in [0, 1] as a 16-bit grayscale PNG (lossless to
   1/65535, compressed, viewable anywhere) at its native resolution.
 - `render_challenge(crop, cluster_map, hint_level)`: the image black except the top q % of the
-  cluster map (q = HINT_LEVELS[hint_level]), through a blurred mask (PAPER-NOTES §2.1): the map is
-  upsampled nearest-neighbour to the picture, thresholded at its (100 − q)-th percentile, and the
-  mask blurred with a σ that grows with the upsampling factor.
+  cluster map (q = HINT_LEVELS[hint_level]): the map's highest cells, tiled over the picture,
+  until q % of the picture is lit, with a soft edge a quarter of a cell wide. Every hint shows
+  at least what the previous one did.
 - `render_overlay(crop, cluster_map)`: the map in the jet colormap blended 50/50 over the image.
 Both return JPEG bytes with sides ≤ 1280 px (Telegram's photo limits) and take a few
 milliseconds, so the bot can render per request in a worker thread.
@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageFilter
+from scipy.ndimage import gaussian_filter, uniform_filter
 
 HINT_LEVELS: tuple[float, ...] = (2, 4.5, 8, 13, 20, 30)
 DISPLAY_SIDE = 512  # the game's picture size in the paper
@@ -25,11 +26,17 @@ MAX_SIDE = 1280  # Telegram photo limit
 JPEG_QUALITY = 90
 OVERLAY_ALPHA = 0.5
 
-# PAPER-NOTES §2.1: mask blur σ for upsampling factors 2, 4, 8, 16, 32 (at 512 px). Other factors
-# are interpolated on log2(factor) and extrapolated with the end slopes (1.5·f below 2, 0.75·f
-# above 32), so a 7×7 map upsampled ×73 is blurred in proportion instead of with the default σ=3.
-_BLUR_FACTORS = np.array([2.0, 4.0, 8.0, 16.0, 32.0])
-_BLUR_SIGMAS = np.array([3.0, 6.0, 12.0, 16.0, 24.0])
+# The mask's soft edge: a Gaussian of a quarter of a map cell, cut off at 1.5σ. A wider feather
+# dims a lone revealed cell below half brightness, so the share a player sees would no longer be
+# the level's share; cutting the kernel at 1.5σ keeps the edge local, as the game's original
+# renderer did.
+FEATHER_PER_CELL = 0.25
+FEATHER_TRUNCATE = 1.5
+LIT = 0.5  # a pixel at half brightness or more counts as revealed
+# The number of cells to reveal is searched at this many pixels per cell at most (enough for the
+# feather to be resolved), then the mask is drawn once at the display size.
+SEARCH_PIXELS_PER_CELL = 12
+SEARCH_MAX_SIDE = 512
 
 # matplotlib's "jet" segment data, so that overlays match the paper's colours without importing
 # matplotlib (slow to import in the bot).
@@ -118,31 +125,97 @@ def _map_image(
     return np.asarray(Image.fromarray(values, mode="F").resize(size, resample), dtype=np.float32)
 
 
-def blur_sigma(factor: float) -> float:
-    """Mask blur σ (pixels) for a map upsampled by `factor` (PAPER-NOTES §2.1's table, extended)."""
-    if factor <= _BLUR_FACTORS[0]:
-        return float(1.5 * factor)
-    if factor >= _BLUR_FACTORS[-1]:
-        return float(0.75 * factor)
-    return float(np.interp(np.log2(factor), np.log2(_BLUR_FACTORS), _BLUR_SIGMAS))
+def feather_sigma(map_shape: tuple[int, int], size: tuple[int, int]) -> float:
+    """σ (pixels) of the mask's soft edge for a map of `map_shape` (h, w) shown at `size` (w, h)."""
+    cell = (size[0] / map_shape[1] + size[1] / map_shape[0]) / 2.0
+    return FEATHER_PER_CELL * cell
+
+
+def cell_ranks(cluster_map: np.ndarray) -> np.ndarray:
+    """int [h, w]: 0 for the map's highest cell, 1 for the next... (a total order).
+
+    Equal values (a flat, all-zero part of the map) are ordered by their neighbourhood's mean, so
+    a level that must reveal some of them grows next to what is already shown; then by position.
+    """
+    values = np.nan_to_num(np.asarray(cluster_map, dtype=np.float64))
+    if values.ndim != 2 or values.size == 0:
+        raise ValueError(f"a cluster map is 2-D and not empty, got shape {values.shape}")
+    neighbourhood = uniform_filter(values, size=3, mode="nearest")
+    order = np.lexsort((np.arange(values.size), -neighbourhood.ravel(), -values.ravel()))
+    ranks = np.empty(values.size, dtype=np.int64)
+    ranks[order] = np.arange(values.size)
+    return ranks.reshape(values.shape)
+
+
+def _tile(cells: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """`cells` [h, w] upsampled nearest-neighbour to `size` (w, h): each cell covers exactly its
+    share of the picture, so the map lines up with the whole picture."""
+    h, w = cells.shape
+    rows = np.minimum((np.arange(size[1]) + 0.5) * h / size[1], h - 1).astype(np.int64)
+    cols = np.minimum((np.arange(size[0]) + 0.5) * w / size[0], w - 1).astype(np.int64)
+    return cells[rows[:, None], cols[None, :]]
+
+
+def _feathered(shown: np.ndarray, sigma: float) -> np.ndarray:
+    """float32 in [0, 1]: the 0/1 mask with its soft edge."""
+    mask = shown.astype(np.float32)
+    if sigma <= 0:
+        return mask
+    return np.clip(gaussian_filter(mask, sigma, truncate=FEATHER_TRUNCATE, mode="nearest"), 0, 1)
+
+
+def lit_share(mask: np.ndarray | Image.Image) -> float:
+    """Percentage of pixels revealed at half brightness or more."""
+    values = np.asarray(mask)
+    if values.dtype == np.uint8:  # an 8-bit mask or picture: 255 is full brightness
+        values = values / 255.0
+    return float((values >= LIT).mean() * 100.0)
+
+
+def cells_to_reveal(ranks: np.ndarray, percent: float) -> int:
+    """How many of the highest cells to reveal so that `percent` % of the picture is lit.
+
+    The lit share grows with the number of cells, so a binary search finds the smallest count
+    that reaches `percent`; then that count or one less, whichever lands closer. A larger
+    percentage never gives fewer cells, so every hint shows at least what the previous one did.
+    """
+    h, w = ranks.shape
+    per_cell = max(1, min(SEARCH_PIXELS_PER_CELL, SEARCH_MAX_SIDE // max(h, w)))
+    size = (w * per_cell, h * per_cell)
+    tiled = _tile(ranks, size)
+    sigma = feather_sigma(ranks.shape, size)
+    lit: dict[int, float] = {}
+
+    def share(k: int) -> float:
+        if k not in lit:
+            lit[k] = lit_share(_feathered(tiled < k, sigma)) if k > 0 else 0.0
+        return lit[k]
+
+    lo, hi = 1, ranks.size
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if share(mid) >= percent:
+            hi = mid
+        else:
+            lo = mid + 1
+    if lo > 1 and percent - share(lo - 1) < share(lo) - percent:
+        return lo - 1
+    return lo
 
 
 def reveal_mask(cluster_map: np.ndarray, size: tuple[int, int], hint_level: int) -> Image.Image:
-    """The blurred 8-bit mask (255 = visible) of the top q % of the upsampled map."""
+    """The 8-bit mask (255 = visible) revealing the top q % of the map, q = HINT_LEVELS[level].
+
+    The map's highest cells are revealed until q % of the picture is lit (at half brightness or
+    more), with a soft edge of a quarter cell. Nothing is rescaled, so what is lit is what the
+    level promises, whatever the map's resolution.
+    """
     if not 0 <= hint_level < len(HINT_LEVELS):
         raise ValueError(f"hint_level must be in 0..{len(HINT_LEVELS) - 1}")
-    upsampled = _map_image(cluster_map, size, Image.Resampling.NEAREST)
-    threshold = np.percentile(upsampled, 100.0 - HINT_LEVELS[hint_level])
-    mask = Image.fromarray(((upsampled >= threshold) * 255).astype(np.uint8), mode="L")
-    factor = float(np.mean([size[0] / cluster_map.shape[1], size[1] / cluster_map.shape[0]]))
-    blurred = mask.filter(ImageFilter.GaussianBlur(blur_sigma(factor)))
-    # A small region blurred with a large σ would only ever be half visible (one 73-px cell of a
-    # 7×7 map with σ = 55 peaks at a quarter of full brightness); rescaling to the blurred peak
-    # keeps the soft edge and shows the revealed part at full brightness.
-    peak = blurred.getextrema()[1]
-    if 0 < peak < 255:
-        blurred = blurred.point(lambda v: min(255, round(v * 255 / peak)))
-    return blurred
+    ranks = cell_ranks(cluster_map)
+    count = cells_to_reveal(ranks, HINT_LEVELS[hint_level])
+    feathered = _feathered(_tile(ranks, size) < count, feather_sigma(ranks.shape, size))
+    return Image.fromarray(np.round(feathered * 255).astype(np.uint8), mode="L")
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:

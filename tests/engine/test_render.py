@@ -17,8 +17,10 @@ from engine.render import (
     HINT_LEVELS,
     JET_LUT,
     MAX_SIDE,
-    blur_sigma,
+    cell_ranks,
     encode_map,
+    feather_sigma,
+    lit_share,
     load_map,
     render_challenge,
     render_overlay,
@@ -94,10 +96,54 @@ def test_more_hints_reveal_more_and_the_mask_is_blurred() -> None:
         reveal_mask(cluster_map, (512, 512), 6)
 
 
-def test_blur_sigma_follows_the_paper_table() -> None:
-    assert [blur_sigma(f) for f in (2, 4, 8, 16, 32)] == [3, 6, 12, 16, 24]
-    assert blur_sigma(64) == 48 and blur_sigma(1) == 1.5
-    assert 16 < blur_sigma(20) < 24
+def test_the_soft_edge_is_a_quarter_cell_whatever_the_sizes() -> None:
+    assert feather_sigma((7, 7), (512, 512)) == pytest.approx(512 / 7 / 4)
+    assert feather_sigma((56, 56), (1024, 1024)) == pytest.approx(1024 / 56 / 4)
+    assert feather_sigma((14, 28), (560, 280)) == pytest.approx(20 / 4)
+
+
+@pytest.mark.parametrize("shape", [(7, 7), (14, 14), (28, 28), (56, 56), (9, 13), (6, 8)])
+@pytest.mark.parametrize("side", [512, 768, 1024])
+def test_every_level_lights_its_share_and_never_dims_what_was_shown(
+    shape: tuple[int, int], side: int
+) -> None:
+    rng = np.random.default_rng(shape[0] * 100 + shape[1] + side)
+    for trial in range(3):
+        cluster_map = rng.random(shape).astype(np.float32) ** 3
+        if trial == 2:
+            cluster_map[cluster_map < 0.5] = 0.0  # a flat zero floor (ties) under the peaks
+        previous = np.zeros((side, side), dtype=np.uint8)
+        for level, q in enumerate(HINT_LEVELS):
+            mask = np.asarray(reveal_mask(cluster_map, (side, side), level))
+            assert abs(lit_share(mask) - q) <= 0.25 * q, (shape, side, level, lit_share(mask))
+            assert (mask >= previous).all(), f"hint {level + 1} darkens a pixel of hint {level}"
+            previous = mask
+
+
+def test_the_first_hint_on_a_7x7_map_is_about_one_cell() -> None:
+    cluster_map = bump(7, 7, (2.0, 5.0)) * 0.5
+    cluster_map[2, 5] = 1.0
+    mask = np.asarray(reveal_mask(cluster_map, (511, 511), 0))
+    lit = mask >= 128
+    ys, xs = np.nonzero(lit)
+    cell = 511 / 7
+    # Lit pixels lie inside the peak cell (the soft edge trims its corners a little).
+    assert ys.min() >= 2 * cell - 1 and ys.max() <= 3 * cell + 1
+    assert xs.min() >= 5 * cell - 1 and xs.max() <= 6 * cell + 1
+    assert 0.8 <= lit.sum() / cell**2 <= 1.05
+    # Nothing is rescaled: outside the cell's soft edge the picture stays black.
+    assert mask[: int(2 * cell - cell / 2)].max() == 0
+
+
+def test_cell_ranks_order_by_value_then_by_neighbourhood() -> None:
+    cluster_map = np.zeros((3, 4), dtype=np.float32)
+    cluster_map[1, 1] = 1.0
+    cluster_map[0, 3] = 0.5
+    ranks = cell_ranks(cluster_map)
+    assert ranks[1, 1] == 0 and ranks[0, 3] == 1
+    assert sorted(ranks.ravel().tolist()) == list(range(12))
+    # Among the zero cells, those next to the peak come first.
+    assert ranks[1, 0] < ranks[2, 3] and ranks[0, 1] < ranks[2, 3]
 
 
 def test_sizes_fit_telegram_and_inputs_are_flexible() -> None:
