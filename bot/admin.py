@@ -211,12 +211,12 @@ async def announce(context: Context) -> tuple[int, int]:
                 target = exc.new_chat_id
             except (Forbidden, BadRequest) as exc:
                 # Removed from the group, or the group is gone: unsubscribe instead of retrying forever.
-                log.info("unsubscribing group %s: %s", target, exc)
+                log.info("unsubscribing a group: %s", exc.__class__.__name__)
                 await svc.db(game.unsubscribe, target)
                 removed += 1
                 break
             except TelegramError as exc:
-                log.warning("leaderboard post to %s failed: %s", target, exc)
+                log.warning("a leaderboard post failed: %s", exc.__class__.__name__)
                 break
         await asyncio.sleep(ANNOUNCE_SPACING_SECONDS)
     return posted, removed

@@ -15,9 +15,10 @@ import secrets
 import signal
 import sys
 
-from telegram import Update
+from telegram import Bot, Update
+from telegram.error import InvalidToken, NetworkError
 
-from bot.app import build_application
+from bot.app import build_application, protect_token
 from storage.db import get_engine
 from storage.db_errors import require_schema
 from storage.settings import get_settings
@@ -62,6 +63,11 @@ def run(args: argparse.Namespace) -> int:
         print("inv bot: --concurrency must be at least 1", file=sys.stderr)
         return 2
     require_schema(get_engine())
+    refused = check_token(
+        settings.token, settings.telegram_api_base_url, settings.telegram_api_base_file_url
+    )
+    if refused is not None:
+        return refused
     app = build_application(
         settings, concurrency=args.concurrency, rate_limiter=not args.no_rate_limit
     )
@@ -84,6 +90,40 @@ def run(args: argparse.Namespace) -> int:
         allowed_updates=Update.ALL_TYPES, poll_interval=0.0, timeout=30, drop_pending_updates=False
     )
     return 0
+
+
+TOKEN_REJECTED = (
+    "inv bot: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN); "
+    "get a new one from @BotFather and set it again"
+)
+
+
+def check_token(token: str, base_url: str, base_file_url: str | None = None) -> int | None:
+    """One getMe before anything starts: None when the token works, else the exit status.
+
+    Without it a rejected token surfaced as python-telegram-bot's traceback, whose last line
+    quotes the token.
+    """
+    protect_token(token)
+
+    async def probe() -> None:
+        urls = {"base_url": base_url, **({"base_file_url": base_file_url} if base_file_url else {})}
+        async with Bot(token, **urls):  # entering calls getMe
+            pass
+
+    try:
+        asyncio.run(probe())
+    except InvalidToken:
+        print(TOKEN_REJECTED, file=sys.stderr)
+        return 2
+    except NetworkError as exc:
+        print(
+            f"inv bot: cannot reach the Bot API ({exc.__class__.__name__}); "
+            "check TELEGRAM_API_BASE_URL and the network",
+            file=sys.stderr,
+        )
+        return 1
+    return None
 
 
 async def _webhook(app, url: str, secret: str, listen: str, port: int) -> int:  # type: ignore[no-untyped-def]

@@ -309,7 +309,7 @@ REBUILD_STARTED = "Rebuild started…"
 REBUILD_PROGRESS = "Rebuilding: {stage} ({percent:.0f}%)"
 REBUILD_FAILED = "The rebuild failed: {error}"
 ANNOUNCED = "Leaderboard posted to {posted} group(s); {removed} unsubscribed."
-ADMIN_ERROR_ALERT = "inv error ({count} since the last alert): {error}"
+ADMIN_ERROR_ALERT = "inv error {error}, incident {incident} ({count} since the last alert); the log has the details."
 
 
 def duration(seconds: int) -> str:
