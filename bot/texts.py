@@ -252,7 +252,7 @@ NICKNAME_USAGE = (
     "now: {name}."
 )
 NICKNAME_SET = "Your leaderboard name is now {name}."
-NICKNAME_TAKEN = "That nickname is taken. Please choose another one."
+NICKNAME_TAKEN = "That nickname is taken, or looks like one that is. Please choose another one."
 NICKNAME_INVALID = "A nickname needs 3-20 letters, digits, spaces, _ or -, and at least one letter."
 
 
