@@ -439,9 +439,24 @@ def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = N
             return True
         if participant is not None and participant.consent_at is not None:
             return False  # an old "No" button; leaving is /forget
+        # Kept: the Telegram id (to recognise them and not ask again) and when they said no.
+        # Every other field stays at its default; they are never exported and never ranked.
         participant = participant or get_or_create_participant(session, telegram_id)
         participant.consent_declined_at = now
+        participant.created_at = participant.last_seen_at = now
+        participant.active = False
         return True
+
+
+def has_declined(telegram_id: int) -> bool:
+    """Whether this person said no to taking part (and has not agreed since)."""
+    with dbcontext.scope(readonly=True) as session:
+        participant = get_participant(session, telegram_id)
+        return (
+            participant is not None
+            and participant.consent_at is None
+            and participant.consent_declined_at is not None
+        )
 
 
 # ---- the challenge ---------------------------------------------------------------------------

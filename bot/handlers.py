@@ -192,6 +192,14 @@ async def private_only(update: Update, context: Context) -> bool:
 
 
 async def ask_consent(context: Context, chat_id: int) -> None:
+    """The consent question; someone who declined is only reminded how to change their mind."""
+    if await services(context).db(game.has_declined, chat_id):
+        await say(context, chat_id, texts.CONSENT_DECLINED_REMINDER)
+        return
+    await show_consent(context, chat_id)
+
+
+async def show_consent(context: Context, chat_id: int) -> None:
     await say(context, chat_id, texts.WELCOME, views.consent_keyboard())
 
 
@@ -318,7 +326,7 @@ async def cmd_start(update: Update, context: Context) -> None:
             views.next_keyboard(texts.BTN_PLAY),
         )
         return
-    await ask_consent(context, update.effective_chat.id)
+    await show_consent(context, update.effective_chat.id)  # asked for: shown even after a no
 
 
 async def cmd_play(update: Update, context: Context) -> None:

@@ -63,7 +63,13 @@ CONSENT_THANKS = (
     "Ready? Press Play or send /play."
 )
 CONSENT_DECLINED = (
-    "No problem: nothing but this decision is stored. If you change your mind, send /start."
+    "No problem. I keep only your Telegram id and the time you said no, so that I don't ask "
+    "again; it is never part of the research data. Send /start if you change your mind, or "
+    "/forget to delete even that."
+)
+CONSENT_DECLINED_REMINDER = (
+    "You chose not to take part, so nothing you send is recorded. Send /start if you change "
+    "your mind."
 )
 CONSENT_NEEDED = "Please agree to take part first (send /start to read what is collected)."
 ALREADY_CONSENTED = "You are already in. Send /play for a challenge or /help for the commands."
