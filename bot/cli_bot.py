@@ -2,8 +2,8 @@
 
 Polling needs nothing but TELEGRAM_BOT_TOKEN. With --webhook-url (or WEBHOOK_URL) the bot
 listens on --listen:--port (WEBHOOK_PORT) and registers the URL with a secret token (WEBHOOK_SECRET,
-or a random one for this run). SIGINT/SIGTERM stop fetching, finish every update already received
-and exit.
+or a random one for this run; never an argument, since `ps` shows arguments). SIGINT/SIGTERM stop
+fetching, finish every update already received and exit.
 """
 
 from __future__ import annotations
@@ -30,11 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--webhook-url", default=None, help="public HTTPS URL for updates (default: long polling)"
     )
-    parser.add_argument(
-        "--webhook-secret",
-        default=None,
-        help="secret token Telegram sends back (default: WEBHOOK_SECRET)",
-    )
+    # Kept only to refuse it with a clear message: any user on the machine can read a process's
+    # arguments (ps), so a secret belongs in WEBHOOK_SECRET (environment or .env).
+    parser.add_argument("--webhook-secret", default=None, help=argparse.SUPPRESS)
     parser.add_argument(
         "--listen", default="0.0.0.0", help="webhook listen address (default 0.0.0.0)"
     )
@@ -59,6 +57,9 @@ def run(args: argparse.Namespace) -> int:
     if not settings.token:
         print("inv bot: TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", file=sys.stderr)
         return 2
+    if args.webhook_secret is not None:
+        print(WEBHOOK_SECRET_ARGUMENT, file=sys.stderr)
+        return 2
     if args.concurrency < 1:
         print("inv bot: --concurrency must be at least 1", file=sys.stderr)
         return 2
@@ -78,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         ):
             print("inv bot: --webhook-url must be an https:// URL", file=sys.stderr)
             return 2
-        secret = args.webhook_secret or (
+        secret = (
             settings.webhook_secret.get_secret_value()
             if settings.webhook_secret
             else secrets.token_urlsafe(32)
@@ -92,6 +93,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+WEBHOOK_SECRET_ARGUMENT = (
+    "inv bot: --webhook-secret is no longer accepted, because other users of the machine can "
+    "read command lines (ps); set WEBHOOK_SECRET in the environment or .env instead"
+)
 TOKEN_REJECTED = (
     "inv bot: Telegram rejected the bot token (TELEGRAM_BOT_TOKEN); "
     "get a new one from @BotFather and set it again"

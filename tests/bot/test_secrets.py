@@ -83,3 +83,18 @@ def test_redact_without_a_bot_id(token: str) -> None:
     assert redact(f"url {token} end", token) == (
         f"url {token} end" if not token else "url <token> end"
     )
+
+
+def test_a_webhook_secret_on_the_command_line_is_refused(
+    fake: FakeTelegram, bot_env: Engine
+) -> None:
+    result = subprocess.run(
+        [_inv(), "bot", "--webhook-url", "https://example.org/hook", "--webhook-secret", "abc"],
+        env=_env(fake, fake.token),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert "WEBHOOK_SECRET" in result.stderr and "ps" in result.stderr
+    assert fake.requests("setWebhook") == []
