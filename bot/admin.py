@@ -22,7 +22,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import flood, game, stats, texts
-from bot.handlers import Handler, refuse_arguments, say, services
+from bot.handlers import Handler, is_private, refuse_arguments, say, services
 from bot.leaderboard import format_board
 from storage.privacy import pseudonym
 
@@ -44,12 +44,22 @@ def load_rebuild() -> Callable[..., Any] | None:
 
 
 async def _admin(update: Update, context: Context) -> bool:
-    """True for researchers; everyone else gets a refusal."""
+    """True for researchers in their private chat; everyone else gets a refusal.
+
+    In a group every member would see the answer (an export's zip, the stats), so a researcher
+    there is pointed to the private chat instead.
+    """
     user = update.effective_user
-    if user is not None and services(context).settings.is_admin(user.id):
-        return True
-    await say(context, update.effective_chat.id, texts.ADMIN_ONLY)
-    return False
+    if user is None or not services(context).settings.is_admin(user.id):
+        await say(context, update.effective_chat.id, texts.ADMIN_ONLY)
+        return False
+    if not is_private(update):
+        link = f"https://t.me/{context.bot.username}"
+        await say(
+            context, update.effective_chat.id, texts.RESEARCHERS_PRIVATE_ONLY.format(link=link)
+        )
+        return False
+    return True
 
 
 async def cmd_stats(update: Update, context: Context) -> None:
@@ -211,12 +221,12 @@ async def announce(context: Context) -> tuple[int, int]:
                 target = exc.new_chat_id
             except (Forbidden, BadRequest) as exc:
                 # Removed from the group, or the group is gone: unsubscribe instead of retrying forever.
-                log.info("unsubscribing group %s: %s", target, exc)
+                log.info("unsubscribing a group: %s", exc.__class__.__name__)
                 await svc.db(game.unsubscribe, target)
                 removed += 1
                 break
             except TelegramError as exc:
-                log.warning("leaderboard post to %s failed: %s", target, exc)
+                log.warning("a leaderboard post failed: %s", exc.__class__.__name__)
                 break
         await asyncio.sleep(ANNOUNCE_SPACING_SECONDS)
     return posted, removed

@@ -30,7 +30,7 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
-from bot import admin, flood, handlers, texts
+from bot import admin, flood, handlers, redact, texts
 from bot.dbcontext import pooled_engine
 from bot.handlers import Services
 from bot.ratelimit import PerChatRateLimiter
@@ -45,27 +45,11 @@ URL_LOGGERS = ("httpx", "httpcore")
 TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.request", *URL_LOGGERS)
 
 
-class RedactToken(logging.Filter):
-    """Replaces the bot token in log records of the logger it is attached to."""
-
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self.token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self.token in message:
-            record.msg = message.replace(self.token, "<token>")
-            record.args = ()
-        return True
-
-
 def protect_token(token: str) -> None:
-    """Keep `token` out of the logs even at DEBUG, whatever handlers are configured."""
-    for name in TOKEN_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactToken) and f.token == token for f in logger.filters):
-            logger.addFilter(RedactToken(token))
+    """Keep `token` out of the logs even at DEBUG: the loggers that see URLs, and every handler
+    configured so far (records of all loggers, tracebacks included, pass through those)."""
+    redact.protect_loggers(token, TOKEN_LOGGERS)
+    redact.protect_handlers(token, logging.getLogger().handlers)
 
 
 @dataclass(frozen=True)

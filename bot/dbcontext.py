@@ -45,15 +45,24 @@ def pooled_engine(url: str, size: int) -> Engine:
     their connections instead; the SQLite settings (WAL, foreign keys, busy timeout, BEGIN
     IMMEDIATE for writers) are storage.db's own. Other databases use storage.db's engine as is.
     """
+    # hide_parameters: errors never quote the statement's values (Telegram ids, players' words).
     if not url.startswith("sqlite"):
         # No ping before each checkout: the workers use their connections all the time, and the
         # ping was one more round trip per update. A connection lost to a server restart fails
         # one transaction (the user gets the apology), and SQLAlchemy then replaces the pool.
-        return create_engine(
-            url, pool_size=size, max_overflow=size, pool_pre_ping=False, pool_recycle=1800
+        engine = create_engine(
+            url,
+            pool_size=size,
+            max_overflow=size,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            hide_parameters=True,
         )
+        db.hide_error_values(engine)
+        return engine
     engine = create_engine(
         url,
+        hide_parameters=True,
         connect_args={"timeout": db.SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
         poolclass=QueuePool,
         pool_size=size,

@@ -11,7 +11,6 @@ Refusals are `GameError(code)`; `code` picks the reply text.
 from __future__ import annotations
 
 import random
-import re
 import threading
 import time
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ from sqlalchemy import case, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import assignment, dbcontext, quality, scoring
+from bot import assignment, dbcontext, nicknames, quality, scoring
 from bot.leaderboard import Row, display_name, rank_of, top
 from storage.models import (
     Answer,
@@ -51,7 +50,6 @@ HINT_LEVEL_COUNT = 6  # engine.render.HINT_LEVELS has six levels (2, 4.5, 8, 13,
 HINT_PERCENTS = (2, 4.5, 8, 13, 20, 30)
 N_OPTIONS = 6  # choices offered per guess (the issue allows 4-10)
 OPEN_STAGES = ("reveal", "guessing", "labelling")
-NICKNAME_RE = re.compile(r"[\w\- ]{3,20}")
 
 
 class GameError(Exception):
@@ -441,9 +439,24 @@ def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = N
             return True
         if participant is not None and participant.consent_at is not None:
             return False  # an old "No" button; leaving is /forget
+        # Kept: the Telegram id (to recognise them and not ask again) and when they said no.
+        # Every other field stays at its default; they are never exported and never ranked.
         participant = participant or get_or_create_participant(session, telegram_id)
         participant.consent_declined_at = now
+        participant.created_at = participant.last_seen_at = now
+        participant.active = False
         return True
+
+
+def has_declined(telegram_id: int) -> bool:
+    """Whether this person said no to taking part (and has not agreed since)."""
+    with dbcontext.scope(readonly=True) as session:
+        participant = get_participant(session, telegram_id)
+        return (
+            participant is not None
+            and participant.consent_at is None
+            and participant.consent_declined_at is not None
+        )
 
 
 # ---- the challenge ---------------------------------------------------------------------------
@@ -789,15 +802,8 @@ def leaderboard(telegram_id: int | None = None) -> tuple[list[Row], Row | None, 
 
 
 def validate_nickname(name: str) -> str | None:
-    """The cleaned nickname, or None when it is not acceptable."""
-    cleaned = " ".join(name.split())
-    if not NICKNAME_RE.fullmatch(cleaned) or not any(ch.isalpha() for ch in cleaned):
-        return None
-    if re.fullmatch(r"player-[0-9a-f]{1,16}", cleaned.lower()) or re.fullmatch(
-        r"[0-9a-f]{16}", cleaned.lower()
-    ):
-        return None  # would impersonate a pseudonym
-    return cleaned
+    """The cleaned nickname, or None when it is not acceptable (see bot.nicknames)."""
+    return nicknames.clean(name)
 
 
 def current_name(telegram_id: int) -> str:
@@ -816,13 +822,15 @@ def set_nickname(telegram_id: int, name: str) -> str:
         participant = get_participant(session, telegram_id)
         if participant is None or participant.consent_at is None:
             raise GameError("consent")
-        taken = session.exec(
-            select(Participant.id).where(
-                func.lower(Participant.nickname) == cleaned.lower(),
-                Participant.id != participant.id,
+        nicknames.lock_names(session)
+        others = session.exec(
+            select(Participant.nickname, Participant.pseudonym).where(
+                Participant.id != participant.id
             )
-        ).first()
-        if taken is not None:
+        ).all()
+        names = [display_name(nick, pseudo) for nick, pseudo in others]
+        defaults = [display_name(None, pseudo) for _nick, pseudo in others]
+        if nicknames.clashes(cleaned, names + defaults):
             raise GameError("nickname_taken")
         participant.nickname = cleaned
         try:

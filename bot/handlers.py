@@ -38,6 +38,7 @@ from telegram.ext import (
 from bot import callbacks, game, photos, texts, views
 from bot.callbacks import Action
 from bot.game import GameError
+from bot.incidents import alert_text, new_incident_id
 from bot.leaderboard import format_board
 from bot.runtime import DbRunner
 from storage.models import utcnow
@@ -191,6 +192,14 @@ async def private_only(update: Update, context: Context) -> bool:
 
 
 async def ask_consent(context: Context, chat_id: int) -> None:
+    """The consent question; someone who declined is only reminded how to change their mind."""
+    if await services(context).db(game.has_declined, chat_id):
+        await say(context, chat_id, texts.CONSENT_DECLINED_REMINDER)
+        return
+    await show_consent(context, chat_id)
+
+
+async def show_consent(context: Context, chat_id: int) -> None:
     await say(context, chat_id, texts.WELCOME, views.consent_keyboard())
 
 
@@ -317,7 +326,7 @@ async def cmd_start(update: Update, context: Context) -> None:
             views.next_keyboard(texts.BTN_PLAY),
         )
         return
-    await ask_consent(context, update.effective_chat.id)
+    await show_consent(context, update.effective_chat.id)  # asked for: shown even after a no
 
 
 async def cmd_play(update: Update, context: Context) -> None:
@@ -692,19 +701,20 @@ async def on_error(update: object, context: Context) -> None:
     chat = update.effective_chat if isinstance(update, Update) else None
     if isinstance(error, Forbidden) and chat is not None:
         # The user blocked the bot, or it was removed from the group: nothing can be sent there.
-        log.info("Telegram refused to deliver to chat %s: %s", chat.id, error)
+        # No chat id in the log: a private chat's id is the person's Telegram id.
+        log.info("Telegram refused to deliver to a %s chat; it is marked inactive", chat.type)
         if chat.type == ChatType.PRIVATE:
             await svc.db(game.set_active, chat.id, False)
         else:
             await svc.db(game.unsubscribe, chat.id)
         return
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("error while handling update %s", update_id, exc_info=error)
+    incident = new_incident_id()
+    log.error("incident %s: error while handling update %s", incident, update_id, exc_info=error)
     count = svc.alerts.due(time.monotonic())
-    if count is not None:
+    if count is not None and error is not None:
         alert = texts.fit(
-            texts.ADMIN_ERROR_ALERT.format(count=count, error=f"{type(error).__name__}: {error}"),
-            texts.MAX_TEXT,
+            alert_text(texts.ADMIN_ERROR_ALERT, incident, error, count), texts.MAX_TEXT
         )
         for admin_id in svc.settings.admin_user_ids:
             try:

@@ -63,7 +63,13 @@ CONSENT_THANKS = (
     "Ready? Press Play or send /play."
 )
 CONSENT_DECLINED = (
-    "No problem: nothing but this decision is stored. If you change your mind, send /start."
+    "No problem. I keep only your Telegram id and the time you said no, so that I don't ask "
+    "again; it is never part of the research data. Send /start if you change your mind, or "
+    "/forget to delete even that."
+)
+CONSENT_DECLINED_REMINDER = (
+    "You chose not to take part, so nothing you send is recorded. Send /start if you change "
+    "your mind."
 )
 CONSENT_NEEDED = "Please agree to take part first (send /start to read what is collected)."
 ALREADY_CONSENTED = "You are already in. Send /play for a challenge or /help for the commands."
@@ -252,7 +258,7 @@ NICKNAME_USAGE = (
     "now: {name}."
 )
 NICKNAME_SET = "Your leaderboard name is now {name}."
-NICKNAME_TAKEN = "That nickname is taken. Please choose another one."
+NICKNAME_TAKEN = "That nickname is taken, or looks like one that is. Please choose another one."
 NICKNAME_INVALID = "A nickname needs 3-20 letters, digits, spaces, _ or -, and at least one letter."
 
 
@@ -309,7 +315,7 @@ REBUILD_STARTED = "Rebuild started…"
 REBUILD_PROGRESS = "Rebuilding: {stage} ({percent:.0f}%)"
 REBUILD_FAILED = "The rebuild failed: {error}"
 ANNOUNCED = "Leaderboard posted to {posted} group(s); {removed} unsubscribed."
-ADMIN_ERROR_ALERT = "inv error ({count} since the last alert): {error}"
+ADMIN_ERROR_ALERT = "inv error {error}, incident {incident} ({count} since the last alert); the log has the details."
 
 
 def duration(seconds: int) -> str:

@@ -45,14 +45,41 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def _without_details(message: object) -> object:
+    if not isinstance(message, str):
+        return message
+    return "\n".join(line for line in message.splitlines() if not line.startswith("DETAIL:"))
+
+
+def hide_error_values(engine: Engine) -> None:
+    """Keep the values a statement touched out of its errors' messages.
+
+    hide_parameters leaves out the statement's parameters; PostgreSQL also quotes values in a
+    DETAIL line (`Key (telegram_id)=(123456789) already exists.`), which is dropped here from
+    the driver's exception and SQLAlchemy's wrapper alike (both are printed in a traceback).
+    The full detail stays available to code as `exc.orig.diag.message_detail`.
+    """
+
+    @event.listens_for(engine, "handle_error")
+    def _on_error(context) -> None:  # type: ignore[no-untyped-def]
+        for exc in (context.original_exception, context.sqlalchemy_exception):
+            if exc is not None and exc.args:
+                exc.args = (_without_details(exc.args[0]), *exc.args[1:])
+
+
 def make_engine(url: str) -> Engine:
-    """A new engine for `url`, configured for inv (no caching; see `get_engine`)."""
+    """A new engine for `url`, configured for inv (no caching; see `get_engine`).
+
+    hide_parameters: an error's message must not quote the statement's values (it would link a
+    Telegram id to its pseudonym in a log or an alert).
+    """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
+            hide_parameters=True,
             connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
             # A file database needs no pool; each checkout opens a cheap connection, and
             # threads and forked processes never share one.
@@ -60,7 +87,11 @@ def make_engine(url: str) -> Engine:
         )
         _configure_sqlite(engine)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    engine = create_engine(
+        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+    )
+    hide_error_values(engine)
+    return engine
 
 
 def get_engine(url: str | None = None) -> Engine:

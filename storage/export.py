@@ -357,7 +357,10 @@ def write_export(
                 table(
                     "participants.csv",
                     PARTICIPANT_COLUMNS,
-                    select(*PARTICIPANT_COLUMNS).order_by(P.pseudonym),
+                    # Only people who agreed: someone who declined is not a participant.
+                    select(*PARTICIPANT_COLUMNS)
+                    .where(P.consent_at.is_not(None))
+                    .order_by(P.pseudonym),
                     "participants",
                 )
                 table(

@@ -53,7 +53,7 @@ def test_nothing_but_the_decision_is_stored_before_consent(
     assert count(Participant) == 0 and count(Play) == 0
     pressed = player.press("c:0")
     declined = player.wait("editMessageText", after=pressed)
-    assert "nothing but this decision" in declined.text
+    assert declined.text == texts.CONSENT_DECLINED
     with session_scope() as session:
         (p,) = session.exec(select(Participant)).all()
         assert p.consent_at is None and p.consent_declined_at is not None and p.nickname is None

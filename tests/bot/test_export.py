@@ -159,7 +159,8 @@ def test_export_contents(played: Path, tmp_path: Path) -> None:
         "created_at",
         "last_seen_at",
     ]
-    assert {p["pseudonym"] for p in participants} == {pseudonym(t) for t in [*PLAYERS, DECLINED]}
+    # Someone who declined is not a participant: only those who agreed are listed.
+    assert {p["pseudonym"] for p in participants} == {pseudonym(t) for t in PLAYERS}
     plays = read_csv(archive, "plays.csv")
     assert "chat_id" not in plays[0] and "message_id" not in plays[0] and "poll_id" not in plays[0]
     assert {p["participant"] for p in plays} == {pseudonym(t) for t in PLAYERS}
@@ -186,7 +187,7 @@ def test_export_contents(played: Path, tmp_path: Path) -> None:
         current = session.exec(select(Generation.id).where(Generation.is_current.is_(True))).one()
     assert manifest["generation"] == current
     expected = {
-        "participants": db_count(Participant),
+        "participants": db_count(Participant, Participant.consent_at.is_not(None)),
         "plays": db_count(Play),
         "answers": db_count(Answer),
         "clusters": db_count(Cluster),
@@ -201,7 +202,9 @@ def test_export_contents(played: Path, tmp_path: Path) -> None:
         "files": 1,  # the chart; crops and maps only with_images
     }
     assert counts == expected
-    assert counts["answers"] == 18 and counts["plays"] == 9 and counts["participants"] == 4
+    assert (
+        counts["answers"] == 18 and counts["plays"] == 9 and counts["participants"] == 3
+    )  # the decliner is not one
     for name, meta in manifest["files"].items():
         if name.endswith(".csv"):
             rows = read_csv(archive, name)

@@ -258,3 +258,23 @@ def test_announce_now(bot: BotRunner, fake: FakeTelegram, player: Player) -> Non
     assert post.text.startswith("inv leaderboard") and "1 players in total" in post.text
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(Play)).one() == 1
+
+
+@pytest.mark.parametrize("command", ["/export", "/stats", "/announce"])
+def test_researcher_commands_in_a_group_are_refused_with_a_link_to_the_private_chat(
+    bot: BotRunner, fake: FakeTelegram, player: Player, command: str
+) -> None:
+    player.join()
+    player.play()
+    fake.add_group(GROUP, "Lab", admins=[ADMIN_ID], members=[player.user_id])
+    before = fake.stats()["requests"]
+    sent = fake.send(ADMIN_ID, command, chat_id=GROUP)
+    reply = fake.wait_for("sendMessage", chat_id=GROUP, after=sent)
+    assert reply.text == texts.RESEARCHERS_PRIVATE_ONLY.format(
+        link=f"https://t.me/{fake.bot_user['username']}"
+    )
+    fake.settle()
+    sent_since = [r for r in fake.requests(since=before) if r.method != "getUpdates"]
+    assert [r.method for r in sent_since] == ["sendMessage"]  # no document, no stats, no post
+    with session_scope() as session:
+        assert session.exec(select(func.count()).select_from(Export)).one() == 0
