@@ -135,6 +135,7 @@ def stats_line(gate: FloodGate | None) -> str:
     if gate is None or not gate.enabled:
         return "Flood limit: off."
     return (
-        f"Flood limit ({gate.rate:g}/s, burst {gate.burst}): {gate.dropped:,} updates dropped "
-        f"from {gate.users_dropped:,} users since the bot started."
+        f"Flood limit ({gate.rate:g}/s, burst {gate.burst}): "
+        f"{texts.plural(gate.dropped, 'update')} dropped from "
+        f"{texts.plural(gate.users_dropped, 'user')} since the bot started."
     )

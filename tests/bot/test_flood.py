@@ -52,7 +52,7 @@ def test_a_flood_is_dropped_after_one_notice_and_counted_in_stats(
 
         stats = Player(fake, ADMIN_ID).say("/stats")
         dropped = 30 - len(helps)
-        assert f"{dropped} updates dropped from 1 users" in stats.text
+        assert f"{dropped} updates dropped from 1 user since" in stats.text
     finally:
         runner.stop()
 
