@@ -23,6 +23,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from engine.render import load_map, render_overlay
+from engine.report_parts import (
+    Line,
+    colour_bar,
+    nice_ceiling,
+    reading_guide,
+    score_bar,
+    trend_legend,
+    trend_svg,
+)
 from storage.db import session_scope
 from storage.models import (
     Answer,
@@ -42,6 +51,7 @@ from storage.settings import get_settings
 REPORTS_DIR = "reports"
 THUMBNAIL_PX = 168
 CROP_PX = 224
+EXAMPLE_PX = 96
 
 
 @dataclass
@@ -72,10 +82,8 @@ def _thumbnail(jpeg_or_png: bytes, size: int = THUMBNAIL_PX) -> str:
         return _jpeg_of(image, size)
 
 
-def _png_file(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    return _data_uri(path.read_bytes(), "image/png")
+def _plural(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _class_name(classes: list[str], index: int | None) -> str:
@@ -147,7 +155,11 @@ def _section_images(
     session: Session, data_dir: Path, classes: list[str], generation: Generation | None
 ) -> str:
     concepts_by_cluster = _cluster_concepts(session, generation)
-    parts = ['<section id="local"><h2>Local explanations</h2>']
+    parts = [
+        '<section id="local"><h2>Local explanations</h2><p>Each photo, layer by layer: its '
+        "clusters as heat maps over the crop the network saw, heaviest first.</p>"
+        f"{colour_bar()}"
+    ]
     images = session.exec(select(Image).order_by(Image.id)).all()
     for image in images:
         crop_path = data_dir / image.crop_file
@@ -204,6 +216,59 @@ def _concept_rows(payload: dict[str, Any]) -> Iterable[tuple[str, float, float]]
         )
 
 
+def _trend_lines(payload: dict[str, Any]) -> tuple[list[Line], list[Line]]:
+    """The rising and the falling concepts of a class, as stored by the rebuild."""
+    entries = {entry.get("concept_id"): entry for entry in payload.get("trends", [])}
+
+    def lines(ids: list[Any]) -> list[Line]:
+        chosen = [entries[i] for i in ids if i in entries]
+        return [
+            Line(str(e.get("name", "?")), list(e.get("means", [])), e.get("slope")) for e in chosen
+        ]
+
+    return lines(payload.get("rising", [])), lines(payload.get("falling", []))
+
+
+def score_scale(rows: Iterable[GlobalExplanation]) -> float:
+    """One scale for every score bar and trend chart of the report."""
+    values = [0.0]
+    for row in rows:
+        values += [score for _, score, _ in _concept_rows(row.payload)]
+        for entry in row.payload.get("trends", []):
+            values += [m for m in entry.get("means", []) if m is not None]
+    return nice_ceiling(max(values))
+
+
+def _examples(data_dir: Path, concept: dict[str, Any]) -> str:
+    cells = []
+    for example in concept.get("examples") or []:
+        path = data_dir / example["overlay_file"] if example.get("overlay_file") else None
+        if path is None or not path.is_file():
+            continue
+        cells.append(
+            f'<img class="example" alt="example of {html.escape(str(concept.get("name", "")))}" '
+            f'src="{_thumbnail(path.read_bytes(), EXAMPLE_PX)}">'
+        )
+    return "".join(cells)
+
+
+def _class_trends(name: str, explanations: list[GlobalExplanation], scale: float) -> str:
+    payload = explanations[0].payload
+    layer_names = payload.get("layers") or [e.layer_name for e in explanations]
+    rising, falling = _trend_lines(payload)
+    if not rising and not falling:
+        return ""
+    key = "".join(f"<li>{html.escape(str(n))}</li>" for n in layer_names)
+    parts = [f'<div class="trends"><h4>{html.escape(name)}: concepts across layers</h4>']
+    parts.append(trend_svg(layer_names, [*rising, *falling], scale))
+    if rising:
+        parts.append("<p>Rising with depth:</p>" + trend_legend(rising))
+    if falling:
+        parts.append("<p>Fading with depth:</p>" + trend_legend(falling, offset=len(rising)))
+    parts.append(f'<details><summary>Layers</summary><ol class="key">{key}</ol></details></div>')
+    return "".join(parts)
+
+
 def _section_globals(
     session: Session, data_dir: Path, classes: list[str], generation: Generation | None
 ) -> str:
@@ -211,18 +276,20 @@ def _section_globals(
     if generation is None:
         parts.append("<p>No rebuild has run yet: no global explanations.</p></section>")
         return "".join(parts)
-    parts.append(
-        f"<p>Generation {generation.id}, built {generation.finished_at or generation.started_at}.</p>"
-    )
+    built = generation.finished_at or generation.started_at
+    parts.append(f"<p>Generation {generation.id}, built {built:%Y-%m-%d %H:%M} UTC.</p>")
     rows = session.exec(
         select(GlobalExplanation)
         .where(GlobalExplanation.generation == generation.id)
         .order_by(GlobalExplanation.class_index, GlobalExplanation.depth)
     ).all()
+    scale = score_scale(rows)
     by_class: dict[int, list[GlobalExplanation]] = defaultdict(list)
     for row in rows:
         by_class[row.class_index].append(row)
-    for class_index, explanations in by_class.items():
+    ordered = sorted(by_class, key=lambda index: (_class_name(classes, index).casefold(), index))
+    for class_index in ordered:
+        explanations = by_class[class_index]
         name = _class_name(classes, class_index)
         parts.append(f'<article class="class"><h3>{html.escape(name)}</h3>')
         totals: Counter[str] = Counter()
@@ -233,42 +300,33 @@ def _section_globals(
             ranked = ", ".join(
                 f"<b>{html.escape(c)}</b> ({s:.1f})" for c, s in totals.most_common(8)
             )
-            parts.append(f'<p class="summary">Across layers: {ranked}</p>')
-        trend_file = next(
-            (
-                e.payload["trend_chart_file"]
-                for e in explanations
-                if e.payload.get("trend_chart_file")
-            ),
-            None,
-        )
-        trend = _png_file(data_dir / trend_file) if trend_file else None
-        if trend:
-            parts.append(
-                f'<img class="chart" alt="layer trends of {html.escape(name)}" src="{trend}">'
-            )
+            parts.append(f'<p class="summary">Across layers (score summed): {ranked}</p>')
+        parts.append(_class_trends(name, explanations, scale))
+        cards = []
         for explanation in explanations:
-            concepts = list(_concept_rows(explanation.payload))
-            table = "".join(
-                f"<tr><td>{html.escape(c)}</td><td>{score:.2f}</td><td>{weight:.1f}%</td></tr>"
-                for c, score, weight in concepts
+            payload = explanation.payload
+            rows_html = "".join(
+                f"<tr><td>{html.escape(str(c.get('name', '?')))}</td>"
+                f"<td>{score_bar(float(c.get('score', 0.0)), scale)}</td>"
+                f"<td>{float(c.get('weight', c.get('mean_weight', 0.0))):.1f}%</td>"
+                f'<td class="examples">{_examples(data_dir, c)}</td></tr>'
+                for c in payload.get("concepts", [])
             )
-            chart = _png_file(data_dir / explanation.chart_file) if explanation.chart_file else None
-            parts.append(
-                f'<div class="global"><h4>{html.escape(explanation.layer_name)}</h4>'
+            position = payload.get("layer_position")
+            of = len(payload.get("layers") or [])
+            where = f"layer {position + 1} of {of} · " if position is not None and of else ""
+            cards.append(
+                f'<section class="card"><h4>{html.escape(explanation.layer_name)} '
+                f"<small>{where}{_plural(int(payload.get('images', 0)), 'image')}</small></h4>"
                 + (
-                    f'<img class="chart" alt="{html.escape(name)} at {html.escape(explanation.layer_name)}" src="{chart}">'
-                    if chart
-                    else ""
-                )
-                + (
-                    f"<table><tr><th>concept</th><th>score</th><th>mean weight</th></tr>{table}</table>"
-                    if table
+                    "<table><tr><th>concept</th><th>score</th><th>mean weight</th>"
+                    f"<th>examples</th></tr>{rows_html}</table>"
+                    if rows_html
                     else "<p><i>no concepts yet</i></p>"
                 )
-                + "</div>"
+                + "</section>"
             )
-        parts.append("</article>")
+        parts.append(f'<div class="cards">{"".join(cards)}</div></article>')
     parts.append("</section>")
     return "".join(parts)
 
@@ -291,14 +349,26 @@ def _section_crowd(stats: CrowdStats) -> str:
 
 
 STYLE = """
-body{font-family:system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:12px;color:#222}
+*{box-sizing:border-box}
+body{font-family:system-ui,sans-serif;margin:0;padding:12px 2vw;color:#222;line-height:1.4}
 h1{font-size:1.6em}h2{border-bottom:2px solid #ddd;padding-bottom:4px}
-.head{display:flex;gap:16px;align-items:center;flex-wrap:wrap}.crop{border-radius:6px}
+.head{display:flex;gap:16px;align-items:center;flex-wrap:wrap}.crop{border-radius:6px;max-width:100%}
 .row{display:flex;flex-wrap:wrap;gap:8px}figure{margin:0;width:172px;font-size:.8em}
 figure img{width:168px;height:168px;object-fit:cover;border-radius:4px}
-.chart{max-width:100%;height:auto;display:block;margin:6px 0}
-table{border-collapse:collapse;margin:6px 0}td,th{border:1px solid #ddd;padding:3px 8px;text-align:left}
+table{border-collapse:collapse;margin:6px 0;max-width:100%}
+td,th{border:1px solid #ddd;padding:3px 8px;text-align:left;vertical-align:middle}
 article{margin-bottom:24px}small{color:#666;font-weight:normal}nav a{margin-right:12px}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(min(100%,420px),1fr));gap:12px}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px;overflow-x:auto}
+.card h4{margin:0 0 4px}.example{width:48px;height:48px;object-fit:cover;margin-right:3px;border-radius:3px}
+.bar{display:inline-block;width:60px;height:9px;background:#eee;vertical-align:middle}
+.bar span{display:block;height:100%;background:#0072B2}
+.trends{max-width:760px}.trend{width:100%;height:auto;display:block}
+.legend{list-style:none;padding:0;margin:2px 0;display:flex;flex-wrap:wrap;gap:4px 16px}
+.swatch{display:inline-block;width:14px;height:4px;margin-right:6px;vertical-align:middle}
+.colourbar{display:flex;align-items:center;gap:6px;max-width:420px;margin-top:4px}
+.gradient{flex:1;height:12px;border-radius:2px}
+dt{font-weight:bold;margin-top:6px}dd{margin-left:1em}
 """
 
 
@@ -327,7 +397,15 @@ def build_report(
                 session.exec(select(ExplainedLayer.layer_name).order_by(ExplainedLayer.depth)).all()
             )
         )
-        body = _section_crowd(stats) + _section_globals(session, data_dir, classes, generation)
+        scale = score_scale(
+            session.exec(
+                select(GlobalExplanation).where(
+                    GlobalExplanation.generation == (generation.id if generation else -1)
+                )
+            ).all()
+        )
+        body = reading_guide(scale) + _section_crowd(stats)
+        body += _section_globals(session, data_dir, classes, generation)
         body += _section_images(session, data_dir, classes, generation)
         image_count = session.exec(select(func.count()).select_from(Image)).one()
     model_text = ", ".join(html.escape(m.name) for m in models) or "none"
@@ -340,7 +418,8 @@ def build_report(
         f"<p>Model: {model_text}. {counts['images']} images, layers: "
         f"{html.escape(', '.join(layer_names))}. Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>"
         + (f"<p>{html.escape(note)}</p>" if note else "")
-        + '<nav><a href="#crowd">Crowd</a><a href="#global">Global explanations</a>'
+        + '<nav><a href="#guide">How to read this</a><a href="#crowd">Crowd</a>'
+        '<a href="#global">Global explanations</a>'
         '<a href="#local">Local explanations</a></nav>'
         f"{body}</body></html>"
     )

@@ -1,0 +1,112 @@
+"""The report tells the truth and reads on a phone and a wide screen.
+
+Built with `inv report` on a rebuilt collection; checked as HTML, then in headless Chromium at
+400 px and 1280 px (Debian chromium and chromium-driver).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from engine.report_parts import Line, nice_ceiling, trend_svg
+from storage.cli import main
+from tests.labels.test_rebuild import CAT, L1, dog_scenario
+from tests.labels.world import World
+
+ARTIFACTS = Path(
+    os.environ.get(
+        "INV_TEST_ARTIFACTS", Path(__file__).resolve().parents[2] / "build" / "test-artifacts"
+    )
+)
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver")
+CAR = 2
+
+
+def test_a_gap_is_drawn_as_a_gap_on_the_stated_scale() -> None:
+    svg = trend_svg(["a", "b", "c", "d"], [Line("ear", [1.0, None, 0.8, 0.75], -0.1)], 2.0)
+    # Three points, one line through the two neighbours with data, nothing at layer 2.
+    assert svg.count("<circle") == 3 and svg.count("<polyline") == 1
+    (points,) = re.findall(r'points="([^"]+)"', svg)
+    assert len(points.split()) == 2
+    assert "at layer 2" not in svg
+    ticks = re.findall(r'text-anchor="end" font-size="13">([^<]+)<', svg)
+    assert ticks == ["0", "0.5", "1", "1.5", "2"]  # fixed axis from 0, the stated scale
+    assert [nice_ceiling(v) for v in (0.0, 0.3, 0.85, 1.0, 2.2, 7)] == [1, 0.5, 1, 1, 2.5, 10]
+
+
+@pytest.fixture
+def report(world: World, tmp_path: Path) -> Path:
+    dog_scenario(world)
+    p = world.participant(trust=1.0)
+    world.play(p, world.cluster(CAT, 0, L1, 0), ["whiskers"])
+    world.play(p, world.cluster(CAR, 0, L1, 0), ["wheel"])
+    assert main(["rebuild", "--quiet"]) == 0
+    out = tmp_path / "report.html"
+    assert main(["report", "--out", str(out)]) == 0
+    return out
+
+
+def test_report_html_tells_the_truth(report: Path) -> None:
+    page = report.read_text(encoding="utf-8")
+    classes = re.findall(r'<article class="class"><h3>([^<]+)</h3>', page)
+    assert classes == ["car", "cat", "dog"]  # by name, not by index (dog is 0)
+    assert 'id="guide"' in page and "How to read this" in page
+    for term in ("w (weight)", "score", "(2.5)", "no data, not zero", 'class="colourbar"'):
+        assert term in page, term
+    assert '<img class="chart"' not in page  # no text baked into pictures
+    assert page.count('<svg class="trend"') == 1  # dog's grass fades; the others have no trend
+    assert "Fading with depth" in page and "Rising with depth" not in page  # no empty group
+    assert ">none<" not in page
+    assert not re.search(r"\d\d:\d\d:\d\d\.\d", page)  # no microseconds anywhere
+    assert re.search(r"built \d{4}-\d\d-\d\d \d\d:\d\d UTC", page)
+
+
+@pytest.mark.skipif(
+    not (CHROMIUM and CHROMEDRIVER) and os.environ.get("CI") != "true",
+    reason="Debian chromium and chromium-driver are not installed",
+)
+@pytest.mark.parametrize("width", [400, 1280])
+def test_layout_in_chromium(report: Path, width: int) -> None:
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM or "chromium"
+    for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
+        options.add_argument(argument)
+    options.add_argument(f"--window-size={width},1000")
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER or "chromedriver"), options=options)
+    try:
+        driver.get(report.resolve().as_uri())
+        inner = driver.execute_script("return window.innerWidth")
+        # Nothing sticks out sideways: the page never scrolls horizontally.
+        assert driver.execute_script("return document.documentElement.scrollWidth") <= inner
+        used = driver.execute_script(
+            "return document.querySelector('#global').getBoundingClientRect().width"
+        )
+        assert used >= 0.9 * inner  # the content fills the window, not half of it
+        tops = driver.execute_script(
+            "return Array.from(document.querySelectorAll('.card')).map("
+            "c => Math.round(c.getBoundingClientRect().top))"
+        )
+        if width >= 1280:
+            assert len(set(tops)) < len(tops)  # cards side by side
+        else:
+            assert len(set(tops)) == len(tops)  # stacked on a phone
+        smallest = driver.execute_script(
+            "return Math.min(...Array.from(document.querySelectorAll('svg.trend text')).map("
+            "t => t.getBoundingClientRect().height))"
+        )
+        assert smallest >= 9, f"chart text {smallest:.1f} px tall at {width} px"
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        height = driver.execute_script("return document.documentElement.scrollHeight")
+        driver.set_window_size(width, min(height + 200, 6000))
+        assert driver.save_screenshot(str(ARTIFACTS / f"report-{width}px.png"))
+    finally:
+        driver.quit()
