@@ -36,7 +36,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=defaults.challenges,
         help=f"challenges each player plays at most (default: {defaults.challenges})",
     )
-    parser.add_argument("--images", type=int, default=None, help="use only the first N demo photos")
+    parser.add_argument(
+        "--photos",
+        type=int,
+        default=None,
+        metavar="N",
+        help="how many demo photos to use (default: all the demo photos found; their number "
+        "depends on whether darknet's sample images are installed)",
+    )
+    # The old name, kept working for scripts; precompute's --images names a folder instead.
+    parser.add_argument("--images", type=int, dest="photos", help=argparse.SUPPRESS)
     parser.add_argument("--model", default=None, help="classifier (default: the MODEL setting)")
     parser.add_argument(
         "--prepare-only",
@@ -52,7 +61,7 @@ def _positive(value: int | None, name: str) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    for name in ("players", "challenges", "images"):
+    for name in ("players", "challenges", "photos"):
         _positive(getattr(args, name), name)
     if args.prepare_only:
         return _prepare_only(args)
@@ -65,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             players=args.players,
             challenges=args.challenges,
-            images=args.images,
+            images=args.photos,
             model=args.model,
             progress=not args.quiet,
         )
@@ -90,7 +99,7 @@ def _prepare_only(args: argparse.Namespace) -> int:
 
     migrate.upgrade()
     folder = get_settings().data_dir / "demo_images"
-    images = gather_demo_images(folder, args.images)
+    images = gather_demo_images(folder, args.photos)
     print(f"{len(images)} demo photos in {folder}")
     report = precompute(folder, model=args.model, progress=not args.quiet)
     print(report.summary())

@@ -10,8 +10,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--model", help="model name or module:callable (default: the MODEL setting)"
     )
-    parser.add_argument("--weights", help="weights file, 'random', or a torchvision weights name")
-    parser.add_argument("--classes", help="file of class names, one per line")
+    parser.add_argument(
+        "--weights",
+        help="weights file, 'random', or a torchvision weights name (default: WEIGHTS, else "
+        "the model's own)",
+    )
+    parser.add_argument(
+        "--classes", help="file of class names, one per line (default: the model's own names)"
+    )
     parser.add_argument(
         "--input-size", type=int, help="side of the sample input (default: the model's crop)"
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from engine.config import REDUCTIONS, TARGETS
 
@@ -26,10 +27,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layers", help="comma-separated layer names (default: LAYERS, else the model's defaults)"
     )
-    parser.add_argument("--classes", help="file of class names, one per line (index = line)")
+    parser.add_argument(
+        "--classes",
+        help="file of class names, one per line (index = line; default: the model's own names)",
+    )
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    parser.add_argument("--limit", type=int, help="only the first N image files of the folder")
+    parser.add_argument(
+        "--limit", type=int, help="only the first N image files of the folder (default: all)"
+    )
     parser.add_argument(
         "--reduction", choices=REDUCTIONS, help="ward (default: REDUCTION) or tsne (the paper's)"
     )
@@ -45,7 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from engine.hooks import LayerCallError
-    from engine.images import ImageError
+    from engine.images import IMAGE_SUFFIXES, ImageError
     from engine.models import ModelLoadError
     from engine.precompute import clean_orphans, precompute
     from storage import migrate
@@ -54,6 +60,13 @@ def run(args: argparse.Namespace) -> int:
     log = logging.getLogger("inv.precompute")
     if args.batch_size < 1:
         print("inv precompute: --batch-size must be at least 1", file=sys.stderr)
+        return 2
+    if Path(args.images).is_file():
+        print(
+            f"inv precompute: --images {args.images} is a file; give the folder that holds the "
+            "images",
+            file=sys.stderr,
+        )
         return 2
     layers = (
         [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
@@ -97,6 +110,20 @@ def run(args: argparse.Namespace) -> int:
         raise
     print(report.summary())
     print(f"layers: {','.join(report.layers)}")
+    if report.images_found == 0:
+        suffixes = " ".join(sorted(IMAGE_SUFFIXES))
+        print(
+            f"inv precompute: no image files in {args.images} (looked for {suffixes}, "
+            "in the folder and its class subfolders)",
+            file=sys.stderr,
+        )
+        return 1
+    if report.explained == 0 and report.already_done == 0 and report.failed:
+        print(
+            f"inv precompute: every image failed ({len(report.failed)}); see the reasons above",
+            file=sys.stderr,
+        )
+        return 1
     if args.clean_orphans:
         removed = clean_orphans(engine=engine)
         log.info("removed %d unreferenced files", removed)

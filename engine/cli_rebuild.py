@@ -22,6 +22,7 @@ def run(args: argparse.Namespace) -> int:
     require_schema(get_engine())
 
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from engine.rebuild import rebuild
 
@@ -34,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
         bar.update(max(0, round(fraction * 100) - bar.n))
 
     try:
-        report = rebuild(full=args.full, progress=progress)
+        # Log lines go through tqdm.write, above the bar instead of through it.
+        with logging_redirect_tqdm():
+            report = rebuild(full=args.full, progress=progress)
     finally:
         if bar is not None:
             bar.close()

@@ -342,7 +342,8 @@ def _section_crowd(stats: CrowdStats) -> str:
     return (
         '<section id="crowd"><h2>Crowd</h2><ul>'
         f"<li>{stats.participants} participants, {stats.plays} plays ({outcomes or 'none'})</li>"
-        f"<li>{stats.answers} labels, {stats.distinct_labels} distinct, {stats.flagged_answers} flagged</li>"
+        f"<li>{stats.answers} labels stored, {stats.distinct_labels} distinct, "
+        f"{stats.flagged_answers} flagged (not counted for concepts)</li>"
         "</ul><table><tr><th>layer</th><th>plays</th><th>mean hint level</th><th>correct guesses</th></tr>"
         f"{layer_rows}</table></section>"
     )

@@ -51,6 +51,21 @@ def _available() -> dict[str, tuple[str, str]]:
     return available
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Every option's help ends with its default, unless the text already names it."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        default = action.default
+        if (
+            action.option_strings
+            and default not in (None, False, argparse.SUPPRESS)
+            and "default" not in text
+        ):
+            text += " (default: %(default)s)"
+        return text
+
+
 def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     parser = argparse.ArgumentParser(
         prog="inv",
@@ -61,7 +76,9 @@ def build_parser() -> tuple[argparse.ArgumentParser, dict[str, str]]:
     modules: dict[str, str] = {}
     for name, (module, help_text) in _available().items():
         modules[name] = module
-        subparsers.add_parser(name, help=help_text, description=help_text)
+        subparsers.add_parser(
+            name, help=help_text, description=help_text, formatter_class=DefaultsHelpFormatter
+        )
     return parser, modules
 
 

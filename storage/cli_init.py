@@ -11,7 +11,9 @@ from storage.settings import get_settings
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--database-url", help="migrate this database instead of the configured one"
+        "--database-url",
+        help="migrate this database instead of the configured one (default: DATABASE_URL, "
+        "else DATA_DIR/inv.db)",
     )
 
 

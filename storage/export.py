@@ -488,7 +488,7 @@ def write_export(
                 zf.writestr(
                     "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
                 )
-                package = datapackage(f"inv-export-{now:%Y%m%dt%H%M%S}", now.isoformat(), resources)
+                package = datapackage("inv-export", now.isoformat(), resources)
                 zf.writestr("datapackage.json", json.dumps(package, indent=2, ensure_ascii=False))
         digest = hashlib.sha256()
         with tmp.open("rb") as fh:

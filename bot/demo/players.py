@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -176,7 +177,12 @@ class CrowdSimulator:
         self._reply(user, sent, "sendMessage")
         return True
 
-    def run(self) -> CrowdResult:
+    def run(self, progress: Callable[[int], object] | None = None) -> CrowdResult:
+        """Play until every player has played or run out; `progress(n)` after each n turns.
+
+        A player who runs out of challenges counts their remaining turns as done, so the turns
+        always add up to players × challenges.
+        """
         started = time.perf_counter()
         for profile in self.profiles:
             self.join(profile)
@@ -191,8 +197,12 @@ class CrowdSimulator:
                     remaining[profile.user_id] -= 1
                     if remaining[profile.user_id] > 0:
                         still.append(profile)
+                    done = 1
                 else:
                     self.result.exhausted.append(profile.user_id)
+                    done = remaining[profile.user_id]
+                if progress is not None:
+                    progress(done)
             active = still
         self.result.seconds = time.perf_counter() - started
         return self.result

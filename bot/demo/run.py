@@ -150,23 +150,46 @@ def play(options: DemoOptions) -> object:
                 challenges=options.challenges,
                 time_scale=options.time_scale,
             )
-            result = crowd.run()
+            import sys
+
+            from tqdm import tqdm
+
+            with tqdm(
+                total=options.players * options.challenges,
+                desc="play",
+                unit="turn",
+                file=sys.stderr,
+                disable=not options.progress,
+            ) as bar:
+                result = crowd.run(progress=bar.update)
             fake.settle()
         violations = list(fake.violations)
     if violations:
         raise RuntimeError(f"the bot sent requests the Bot API would refuse: {violations[:3]}")
     print(
-        f"{result.players} players: {result.plays} challenges, {result.guesses} guesses "
-        f"({result.correct} right), {result.resigns} resigns, {result.labels} labels "
-        f"({result.noise_labels} noise) in {result.seconds:.1f} s"
+        f"{result.players} players played {result.plays} challenges: {result.guesses} guesses "
+        f"({result.correct} right), {result.resigns} resigns, {result.labels} labels typed "
+        f"({result.noise_labels} noise) of which the bot stored {stored_answers()}, "
+        f"in {result.seconds:.1f} s"
     )
     return result
+
+
+def stored_answers() -> int:
+    from sqlalchemy import func, select
+
+    from storage.db import session_scope
+    from storage.models import Answer
+
+    with session_scope(readonly=True) as session:
+        return int(session.execute(select(func.count()).select_from(Answer)).scalar_one())
 
 
 def rebuild_all(progress: bool) -> object:
     import sys
 
     from tqdm import tqdm
+    from tqdm.contrib.logging import logging_redirect_tqdm
 
     from engine.rebuild import rebuild
 
@@ -177,7 +200,8 @@ def rebuild_all(progress: bool) -> object:
         bar.update(max(0, round(fraction * 100) - bar.n))
 
     try:
-        report = rebuild(full=True, progress=advance)
+        with logging_redirect_tqdm():  # log lines above the bar, not through it
+            report = rebuild(full=True, progress=advance)
     finally:
         bar.close()
     if not report.ran or not report.ok:
@@ -200,7 +224,10 @@ def run_demo(options: DemoOptions) -> DemoResult:
     print("[2/5] explaining them layer by layer (INV)")
     _timed(timings, "precompute", lambda: explain(images_dir, progress=options.progress))
     served = focus_crowd()
-    print(f"[3/5] {options.players} simulated players play {served} challenges through the bot")
+    print(
+        f"[3/5] {options.players} simulated players play up to {options.challenges} challenges "
+        f"each, of the {served} the bot serves"
+    )
     crowd = _timed(timings, "play", lambda: play(options))
     print("[4/5] rebuilding concepts and global explanations")
     rebuild_report = _timed(timings, "rebuild", lambda: rebuild_all(options.progress))

@@ -55,7 +55,10 @@ def load_model(name: str) -> Any:
             # costs nothing when the cores are free. Only effective before torch is imported.
             os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
             from sentence_transformers import SentenceTransformer
+            from transformers.utils import logging as transformers_logging
 
+            # Its "Loading weights" bar would cut through the rebuild's own progress bar.
+            transformers_logging.disable_progress_bar()
             model = SentenceTransformer(target, device="cpu")
             log.info("labels: Sentence-BERT model %s loaded from %s", key, target)
             _models[key] = model

