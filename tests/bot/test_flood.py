@@ -30,7 +30,7 @@ def test_token_bucket_refills_at_its_rate_and_notifies_once_per_run_of_drops() -
     assert FloodGate(0.0, 1).admit(1) is Verdict.PASS  # rate 0: no limit
 
 
-def _help_replies(fake: FakeTelegram, chat_id: int, since: int) -> list[str]:
+def _replies(fake: FakeTelegram, chat_id: int, since: int) -> list[str]:
     return [r.text or "" for r in fake.requests("sendMessage", chat_id=chat_id, since=since)]
 
 
@@ -43,7 +43,7 @@ def test_a_flood_is_dropped_after_one_notice_and_counted_in_stats(
         for _ in range(30):
             fake.send(FLOODER, "/help")
         fake.settle(quiet=0.5)
-        replies = _help_replies(fake, FLOODER, start)
+        replies = _replies(fake, FLOODER, start)
         notices = [t for t in replies if t == texts.SLOW_DOWN]
         helps = [t for t in replies if t != texts.SLOW_DOWN]
         assert len(notices) == 1
@@ -120,3 +120,33 @@ def test_the_simulator_counts_slow_down_notices_apart_from_losses(
         runner.stop()
     assert result.errors == [] and result.done == 3
     assert result.throttled > 0 and result.throttled == gate.notices
+
+
+def test_a_flood_of_labels_stores_only_what_got_through(
+    fake: FakeTelegram, bot_env: Engine, collection: Collection
+) -> None:
+    from sqlalchemy import func
+    from sqlmodel import select
+
+    from storage.db import session_scope
+    from storage.models import Answer
+
+    runner = BotRunner(fake, flood_rate=0.2, flood_burst=8).start()
+    try:
+        player = Player(fake, FLOODER)
+        player.join()
+        player.play()
+        player.guess()  # five updates so far: three tokens left
+        start = fake.requests()[-1].seq
+        for i in range(30):
+            fake.send(FLOODER, f"label {i}")
+        fake.settle(quiet=0.5)
+        replies = _replies(fake, FLOODER, start)
+        noted = [t for t in replies if t != texts.SLOW_DOWN]
+        assert replies.count(texts.SLOW_DOWN) == 1
+        assert 3 <= len(noted) <= 4  # was 30 replies, one per message
+        with session_scope() as session:
+            stored = session.exec(select(func.count()).select_from(Answer)).one()
+        assert stored == len(noted)
+    finally:
+        runner.stop()
