@@ -824,8 +824,10 @@ def set_nickname(telegram_id: int, name: str) -> str:
             raise GameError("consent")
         nicknames.lock_names(session)
         others = session.exec(
+            # Players only: someone who declined is shown nowhere, so cannot be imitated.
             select(Participant.nickname, Participant.pseudonym).where(
-                Participant.id != participant.id
+                Participant.id != participant.id,
+                Participant.consent_at.is_not(None),  # type: ignore[union-attr]
             )
         ).all()
         names = [display_name(nick, pseudo) for nick, pseudo in others]

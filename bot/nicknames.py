@@ -57,6 +57,9 @@ def _without_marks(text: str) -> str:
     return "".join(ch for ch in text if not unicodedata.combining(ch))
 
 
+# Every /nickname compares with every player's names, so the keys of names seen are kept (about
+# half a kilobyte each: 50 MB at the cap, reached only with some 50,000 players).
+@lru_cache(maxsize=100_000)
 def name_keys(text: str) -> frozenset[str]:
     """What two names must not share: skeletons of the NFKC form, ignoring case and accents.
 
