@@ -246,6 +246,22 @@ async def leaderboard_job(context: Context) -> None:
     log.info("leaderboard posted to %d groups (%d unsubscribed)", posted, removed)
 
 
+async def report_new_failures(context: Context, report: Any) -> None:
+    """Tell researchers about classes that newly failed to rebuild (each failure once; the
+    rebuild tries them again silently). Class indices and exception classes only: the error
+    text itself may quote crowd text, and stays in the log."""
+    failures = getattr(report, "new_failures", None)
+    if not failures:
+        return
+    listed = ", ".join(f"{c} ({e})" for c, e in sorted(failures.items()))
+    text = texts.REBUILD_CLASSES_FAILED.format(classes=listed)
+    for admin_id in services(context).settings.admin_user_ids:
+        try:
+            await say(context, admin_id, text)
+        except TelegramError as exc:
+            log.warning("could not tell a researcher about failed classes: %s", type(exc).__name__)
+
+
 async def rebuild_job(context: Context) -> None:
     started = time.monotonic()
     try:
@@ -254,6 +270,7 @@ async def rebuild_job(context: Context) -> None:
         log.exception("scheduled rebuild failed")
         return
     log.info("scheduled rebuild (%.1f s): %s", time.monotonic() - started, report.summary())
+    await report_new_failures(context, report)
 
 
 def admin_handlers(rebuild_available: bool) -> dict[str, Handler]:

@@ -314,6 +314,10 @@ REPORT_FAILED = "The report failed: {error}"
 REBUILD_STARTED = "Rebuild started…"
 REBUILD_PROGRESS = "Rebuilding: {stage} ({percent:.0f}%)"
 REBUILD_FAILED = "The rebuild failed: {error}"
+REBUILD_CLASSES_FAILED = (
+    "The rebuild could not recompute classes {classes}; their previous results stay published, "
+    "every other class was updated. Details are in the log; the next rebuild tries again."
+)
 ANNOUNCED = "Leaderboard posted to {posted} group(s); {removed} unsubscribed."
 ADMIN_ERROR_ALERT = "inv error {error}, incident {incident} ({count} since the last alert); the log has the details."
 

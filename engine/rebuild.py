@@ -8,6 +8,11 @@
 - **Incremental.** Only classes with answers newer than the current generation, or that lost
   answers since (a participant deleted with /forget), are recomputed; their charts are redrawn.
   The rows of every other class carry over to the new generation unchanged.
+- **One class cannot stop the others.** A class whose cleaning, grouping, scores or charts fail
+  is logged and left out: its previous rows are carried into the new generation, every other
+  class publishes, the generation records the failure (class → exception class) and the next
+  rebuild tries that class again. `RebuildReport.new_failures` lists failures the previous
+  generation did not have, so researchers hear of each once.
 - **Write new, then switch.** New concepts and chart files are written first (invisible to
   readers: concepts belong to a generation that is not current yet, and chart names carry the
   generation). Everything readers see switches in one transaction at the end: derived rows of the
@@ -101,6 +106,9 @@ class RebuildReport:
     error: str | None = None
     timings: dict[str, float] = field(default_factory=dict)  # seconds per stage
     embed_seconds: float = 0.0  # Sentence-BERT encoding time of the new phrases
+    # class index → exception class of the classes that failed (their previous rows carried)
+    failed: dict[int, str] = field(default_factory=dict)
+    new_failures: dict[int, str] = field(default_factory=dict)  # not failing in the previous one
 
     @property
     def ok(self) -> bool:
@@ -111,16 +119,20 @@ class RebuildReport:
             return "Another rebuild is running; nothing done."
         if self.error:
             return f"Rebuild failed after {self.seconds:.1f} s: {self.error}"
+        failed = ""
+        if self.failed:
+            listed = ", ".join(f"{c} ({e})" for c, e in sorted(self.failed.items())[:12])
+            failed = f" Failed, previous results kept: {listed}."
         if not self.classes_rebuilt:
             gen = f"generation {self.generation}" if self.generation else "no generation yet"
-            return f"Nothing new to rebuild ({gen}, {self.seconds:.1f} s)."
+            return f"Nothing new to rebuild ({gen}, {self.seconds:.1f} s).{failed}"
         classes = ", ".join(str(c) for c in self.classes_rebuilt[:12])
         if len(self.classes_rebuilt) > 12:
             classes += ", …"
         return (
             f"Generation {self.generation}: {len(self.classes_rebuilt)} classes rebuilt ({classes}); "
             f"{self.answers:,} answers, {self.concepts:,} concepts, {self.embedded:,} new phrases "
-            f"embedded, {self.charts:,} charts, {self.seconds:.1f} s."
+            f"embedded, {self.charts:,} charts, {self.seconds:.1f} s.{failed}"
         )
 
 
@@ -291,6 +303,20 @@ class _Rebuild:
         self.timings: dict[str, float] = {}
         self._stage: str | None = None
         self._since = time.monotonic()
+        self.failed: dict[int, str] = {}  # class index → exception class
+
+    def fail(self, class_index: int, stage: str, exc: BaseException) -> None:
+        """Leave one class out of this generation; its previous rows are carried instead."""
+        if isinstance(exc, LockLost):
+            raise exc
+        log.error(
+            "rebuild: class %s failed while %s (%s); its previous results stay published",
+            class_index,
+            stage,
+            type(exc).__name__,
+            exc_info=exc,
+        )
+        self.failed.setdefault(class_index, type(exc).__name__)
 
     def progress(self, stage: str, fraction: float) -> None:
         now = time.monotonic()
@@ -343,11 +369,14 @@ class _Rebuild:
         self._housekeeping()
         with self.engine.connect() as conn:
             current = conn.execute(
-                select(T_GEN.c.id, T_GEN.c.answers_seen).where(T_GEN.c.is_current)
+                select(T_GEN.c.id, T_GEN.c.answers_seen, T_GEN.c.failed_classes).where(
+                    T_GEN.c.is_current
+                )
             ).first()
             max_id = conn.execute(select(func.max(T_ANSWER.c.id))).scalar() or 0
             classes = self._classes_to_rebuild(conn, current, max_id)
         current_id = current[0] if current else None
+        failed_before = {int(c) for c in ((current[2] if current else None) or {})}
         if not classes:
             report.generation = current_id
             self.progress("done", 1.0)
@@ -379,7 +408,7 @@ class _Rebuild:
         self.progress("embed", 0.15)
         by_class: dict[int, list[_AnswerRow]] = defaultdict(list)
         for row in rows:
-            if row.cleaned:
+            if row.cleaned and row.class_index not in self.failed:
                 by_class[row.class_index].append(row)
         all_phrases = sorted({r.cleaned for r in rows if r.cleaned})
         words = sorted({w for p in all_phrases for w in p.split() if not pipe.cleaner.is_stop(w)})
@@ -390,11 +419,15 @@ class _Rebuild:
         with ThreadPoolExecutor(DRAW_THREADS, thread_name_prefix="inv-charts") as executor:
             results = self._explain(by_class, concepts, classes, names, executor)
         self.progress("switch", 0.95)
-        self._switch(current_id, classes, results, cleaned_updates, max_id)
+        published = [c for c in classes if c not in self.failed]
+        results = [r for r in results if r.class_index not in self.failed]
+        self._switch(current_id, published, results, cleaned_updates, max_id)
         self._after_switch()
         self.progress("done", 1.0)
         report.generation = self.generation
-        report.classes_rebuilt = classes
+        report.classes_rebuilt = published
+        report.failed = dict(sorted(self.failed.items()))
+        report.new_failures = {c: e for c, e in report.failed.items() if c not in failed_before}
         report.answers = sum(len(r.answer_concepts) for r in results)
         report.concepts = sum(len(r.concepts) for r in results)
         report.charts = sum(r.charts for r in results)
@@ -431,8 +464,9 @@ class _Rebuild:
                     ).scalars()
                 )
             return sorted(classes)
-        current_id, seen = current
+        current_id, seen, failed = current
         classes = set(conn.execute(with_answers.where(T_ANSWER.c.id > seen)).scalars())
+        classes |= {int(c) for c in (failed or {})}  # tried again on every rebuild
         # Answers deleted since (a participant left) cascade away their concept links: a class
         # with fewer links than its explanation counted has lost answers.
         links = dict(
@@ -514,21 +548,29 @@ class _Rebuild:
             classes = names.get(model_id, [])
             return classes[index] if index is not None and 0 <= index < len(classes) else None
 
-        todo = [r for r in rows if self.full or r.cleaned is None]
-        if not todo:
-            return {}
-        per_text = [
-            tuple(
-                n for n in (name(r.model_id, r.class_index), name(r.model_id, r.guessed_class)) if n
-            )
-            for r in todo
-        ]
-        cleaned = pipe.clean_each([r.label for r in todo], per_text)
+        todo_by_class: dict[int, list[_AnswerRow]] = defaultdict(list)
+        for r in rows:
+            if self.full or r.cleaned is None:
+                todo_by_class[r.class_index].append(r)
         updates: dict[int, str] = {}
-        for row, text in zip(todo, cleaned, strict=True):
-            if text != row.cleaned:
-                updates[row.id] = text
-            row.cleaned = text
+        for class_index, todo in sorted(todo_by_class.items()):
+            per_text = [
+                tuple(
+                    n
+                    for n in (name(r.model_id, r.class_index), name(r.model_id, r.guessed_class))
+                    if n
+                )
+                for r in todo
+            ]
+            try:
+                cleaned = pipe.clean_each([r.label for r in todo], per_text)
+            except Exception as exc:
+                self.fail(class_index, "cleaning", exc)
+                continue
+            for row, text in zip(todo, cleaned, strict=True):
+                if text != row.cleaned:
+                    updates[row.id] = text
+                row.cleaned = text
         return updates
 
     def _group(
@@ -559,7 +601,7 @@ class _Rebuild:
                     .order_by(T_CONCEPT.c.id)
                 ):
                     previous[cls].append(KnownConcept(cid, name, frozenset(phrases or [])))
-        self._concept_updates: list[dict[str, Any]] = []
+        self._concept_updates: dict[int, list[dict[str, Any]]] = {}
         self._concept_meta: dict[int, list[dict[str, Any]]] = {}
         phrase_concept: dict[int, dict[str, int]] = {}
         new_rows: list[tuple[int, int, dict[str, Any]]] = []  # (class, group index, row)
@@ -567,11 +609,15 @@ class _Rebuild:
         for n, class_index in enumerate(sorted(by_class)):
             counts = Counter(r.cleaned for r in by_class[class_index])
             phrases = sorted(counts)
-            groups = pipe.group(phrases, [counts[p] for p in phrases])
-            sets = [frozenset(g.phrases) for g in groups]
-            matched = match_concepts(sets, previous.get(class_index, []))
-            tokens = [{w for p in g.phrases for w in p.split()} for g in groups]
-            names = stable_names([g.name for g in groups], tokens, matched)
+            try:
+                groups = pipe.group(phrases, [counts[p] for p in phrases])
+                sets = [frozenset(g.phrases) for g in groups]
+                matched = match_concepts(sets, previous.get(class_index, []))
+                tokens = [{w for p in g.phrases for w in p.split()} for g in groups]
+                names = stable_names([g.name for g in groups], tokens, matched)
+            except Exception as exc:
+                self.fail(class_index, "grouping", exc)
+                continue
             pending[class_index] = (groups, names, matched)
             for gi, group in enumerate(groups):
                 if gi not in matched:
@@ -602,7 +648,7 @@ class _Rebuild:
             for gi, group in enumerate(groups):
                 if gi in matched:
                     cid = matched[gi].id
-                    self._concept_updates.append(
+                    self._concept_updates.setdefault(class_index, []).append(
                         {
                             "b_id": cid,
                             "name": names[gi][:200],
@@ -668,105 +714,110 @@ class _Rebuild:
             if not rows:
                 results.append(_ClassResult(class_index, [], [], [], [], 0))
                 continue
-            mapping = phrase_concept[class_index]
-            meta = self._concept_meta[class_index]
-            concept_names = {m["id"]: m["name"] for m in meta}
-            votes = [
-                Vote(
-                    r.id,
-                    r.play_id,
-                    r.participant_id,
-                    r.cluster_id,
-                    mapping[r.cleaned],
-                    r.trust,
-                    r.hint_level,
-                    r.correct,
-                    r.resigned,
+            if class_index in self.failed:
+                continue
+            try:
+                mapping = phrase_concept[class_index]
+                meta = self._concept_meta[class_index]
+                concept_names = {m["id"]: m["name"] for m in meta}
+                votes = [
+                    Vote(
+                        r.id,
+                        r.play_id,
+                        r.participant_id,
+                        r.cluster_id,
+                        mapping[r.cleaned],
+                        r.trust,
+                        r.hint_level,
+                        r.correct,
+                        r.resigned,
+                    )
+                    for r in rows
+                ]
+                bonuses = agreement_bonuses(
+                    LabelVote(v.answer_id, v.play_id, v.participant_id, v.cluster_id, v.concept)
+                    for v in votes
                 )
-                for r in rows
-            ]
-            bonuses = agreement_bonuses(
-                LabelVote(v.answer_id, v.play_id, v.participant_id, v.cluster_id, v.concept)
-                for v in votes
-            )
-            scores = label_scores(votes, self.settings.min_agreement)
-            infos = cluster_infos(clusters_by_class[class_index])
-            tie = lambda cid, names=concept_names: (names.get(cid, ""), cid)  # noqa: E731
-            merged = merge_clusters((infos[cid] for cid in scores if cid in infos), scores, tie)
-            model_id = rows[0].model_id
-            model_classes = names.get(model_id, [])
-            class_name = (
-                model_classes[class_index]
-                if 0 <= class_index < len(model_classes)
-                else str(class_index)
-            )
-            layers = sorted({(info.depth, info.layer_name) for info in infos.values()})
-            ctx = ClassContext(
-                class_index=class_index,
-                class_name=class_name,
-                generation=self.generation or 0,
-                data_dir=self.data_dir,
-                layers=layers,
-                concept_names=concept_names,
-                crops=crops,
-                class_answers=len(votes),
-            )
-            base = 0.5 + 0.45 * n / max(len(classes), 1)
-            step = 0.45 / max(len(classes), 1)
-            explanations, trend_file = explain_class(
-                ctx,
-                merged,
-                lambda f, base=base, step=step: self.progress("charts", base + step * f),
-                executor,
-            )
-            results.append(
-                _ClassResult(
+                scores = label_scores(votes, self.settings.min_agreement)
+                infos = cluster_infos(clusters_by_class[class_index])
+                tie = lambda cid, names=concept_names: (names.get(cid, ""), cid)  # noqa: E731
+                merged = merge_clusters((infos[cid] for cid in scores if cid in infos), scores, tie)
+                model_id = rows[0].model_id
+                model_classes = names.get(model_id, [])
+                class_name = (
+                    model_classes[class_index]
+                    if 0 <= class_index < len(model_classes)
+                    else str(class_index)
+                )
+                layers = sorted({(info.depth, info.layer_name) for info in infos.values()})
+                ctx = ClassContext(
                     class_index=class_index,
-                    concepts=meta,
-                    answer_concepts=[
-                        {
-                            "answer_id": v.answer_id,
-                            "concept_id": v.concept,
-                            "generation": self.generation,
-                            "bonus_points": bonuses[v.answer_id],
-                        }
-                        for v in votes
-                    ],
-                    merged=[
-                        {
-                            "generation": self.generation,
-                            "image_id": g.image_id,
-                            "class_index": class_index,
-                            "layer_name": g.layer_name,
-                            "depth": g.depth,
-                            "member_cluster_ids": g.member_ids,
-                            "weight": g.weight,
-                            "n_maps": g.n_maps,
-                            "best_concept_id": g.best,
-                            "best_score": g.best_score,
-                            "label_scores": {str(k): round(v, 9) for k, v in g.scores.items()},
-                            # A single cluster's map is its own; a merged group's is the weighted
-                            # mean of its members', written under charts/merged/.
-                            "map_file": g.map_file,
-                        }
-                        for g in merged
-                    ],
-                    explanations=[
-                        {
-                            "generation": self.generation,
-                            "class_index": class_index,
-                            "layer_name": e.layer_name,
-                            "depth": e.depth,
-                            "payload": e.payload,
-                            "chart_file": e.chart_file,
-                            "created_at": utcnow(),
-                        }
-                        for e in explanations
-                    ],
-                    charts=len([e for e in explanations if e.chart_file])
-                    + (1 if trend_file else 0),
+                    class_name=class_name,
+                    generation=self.generation or 0,
+                    data_dir=self.data_dir,
+                    layers=layers,
+                    concept_names=concept_names,
+                    crops=crops,
+                    class_answers=len(votes),
                 )
-            )
+                base = 0.5 + 0.45 * n / max(len(classes), 1)
+                step = 0.45 / max(len(classes), 1)
+                explanations, trend_file = explain_class(
+                    ctx,
+                    merged,
+                    lambda f, base=base, step=step: self.progress("charts", base + step * f),
+                    executor,
+                )
+                results.append(
+                    _ClassResult(
+                        class_index=class_index,
+                        concepts=meta,
+                        answer_concepts=[
+                            {
+                                "answer_id": v.answer_id,
+                                "concept_id": v.concept,
+                                "generation": self.generation,
+                                "bonus_points": bonuses[v.answer_id],
+                            }
+                            for v in votes
+                        ],
+                        merged=[
+                            {
+                                "generation": self.generation,
+                                "image_id": g.image_id,
+                                "class_index": class_index,
+                                "layer_name": g.layer_name,
+                                "depth": g.depth,
+                                "member_cluster_ids": g.member_ids,
+                                "weight": g.weight,
+                                "n_maps": g.n_maps,
+                                "best_concept_id": g.best,
+                                "best_score": g.best_score,
+                                "label_scores": {str(k): round(v, 9) for k, v in g.scores.items()},
+                                # A single cluster's map is its own; a merged group's is the weighted
+                                # mean of its members', written under charts/merged/.
+                                "map_file": g.map_file,
+                            }
+                            for g in merged
+                        ],
+                        explanations=[
+                            {
+                                "generation": self.generation,
+                                "class_index": class_index,
+                                "layer_name": e.layer_name,
+                                "depth": e.depth,
+                                "payload": e.payload,
+                                "chart_file": e.chart_file,
+                                "created_at": utcnow(),
+                            }
+                            for e in explanations
+                        ],
+                        charts=len([e for e in explanations if e.chart_file])
+                        + (1 if trend_file else 0),
+                    )
+                )
+            except Exception as exc:
+                self.fail(class_index, "scoring and drawing", exc)
         return results
 
     def _switch(
@@ -782,10 +833,23 @@ class _Rebuild:
         with session_scope(self.engine) as session:
             conn = session.connection()
             self.lock.refresh(conn, force=True)
-            if self._concept_updates:
+            concept_updates = [
+                row
+                for class_index, rows in self._concept_updates.items()
+                if class_index not in self.failed
+                for row in rows
+            ]
+            if concept_updates:
                 conn.execute(
-                    update(T_CONCEPT).where(T_CONCEPT.c.id == bindparam("b_id")),
-                    self._concept_updates,
+                    update(T_CONCEPT).where(T_CONCEPT.c.id == bindparam("b_id")), concept_updates
+                )
+            if self.failed:
+                # Concepts first seen by this generation in a class that failed are not used.
+                conn.execute(
+                    delete(T_CONCEPT).where(
+                        T_CONCEPT.c.first_generation == gen,
+                        T_CONCEPT.c.class_index.in_(list(self.failed)),
+                    )
                 )
             for table, key in ((T_AC, "answer_concepts"), (T_MC, "merged"), (T_GE, "explanations")):
                 rows = [row for r in results for row in getattr(r, key)]
@@ -824,7 +888,14 @@ class _Rebuild:
             conn.execute(
                 update(T_GEN)
                 .where(T_GEN.c.id == gen)
-                .values(is_current=True, status="done", finished_at=utcnow(), answers_seen=max_id)
+                .values(
+                    is_current=True,
+                    status="done",
+                    finished_at=utcnow(),
+                    answers_seen=max_id,
+                    classes=classes,
+                    failed_classes={str(c): e for c, e in sorted(self.failed.items())},
+                )
             )
 
     def _recompute_points(self, conn: Connection, classes: list[int], gen: int | None) -> None:

@@ -217,6 +217,11 @@ class Answer(SQLModel, table=True):
     raw_message: str = Field(description="the whole message the label came from, untouched")
     label: str = Field(description="this label as typed")
     normalized: str = Field(default="", description="lower-cased, whitespace-collapsed label")
+    message_key: str | None = Field(
+        default=None,
+        description="the whole message normalised once when stored (copy-paste check); "
+        "NULL for rows stored before it existed",
+    )
     cleaned: str | None = Field(default=None, description="spaCy-cleaned phrase, set by a rebuild")
     hint_level: int = 0
     flags: str = Field(
@@ -245,6 +250,11 @@ class Generation(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
     error: str | None = None
+    # Classes this rebuild could not recompute (class index → exception class); their previous
+    # rows were carried over, and the next rebuild tries them again.
+    failed_classes: dict[str, str] = Field(
+        default_factory=dict, sa_column=Column(JSON, nullable=False, server_default="{}")
+    )
 
 
 class Concept(SQLModel, table=True):

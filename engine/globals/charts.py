@@ -7,11 +7,16 @@
 
 matplotlib's object API with the Agg canvas is used (no pyplot state), so charts can be drawn from
 a worker thread. Thumbnails are pasted into the rendered pixels, which keeps drawing fast.
+
+Concept names are typed by the crowd: every text is drawn with math parsing off, so "$", "^" or
+"\\" are drawn as typed and can never raise a mathtext error. Control characters are replaced by
+spaces and very long texts are cut, so one label cannot break or swamp a chart.
 """
 
 from __future__ import annotations
 
 import threading
+import unicodedata
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +34,20 @@ ROW_GAP = 22
 THUMBS_PER_ROW = 3
 THUMB = (WIDTH - 2 * MARGIN - (THUMBS_PER_ROW - 1) * GAP) // THUMBS_PER_ROW
 PNG_COMPRESSION = 1  # photos in PNGs: level 1 is several times faster than 6 and barely larger
+
+
+MAX_DRAWN_TEXT = 120  # characters of one text line on a 744 px chart; the rest is cut
+
+
+def plain(text: str, limit: int = MAX_DRAWN_TEXT) -> str:
+    """`text` as a chart may draw it: control and format characters (bidi overrides, zero-width
+    marks) become spaces, and it is cut to `limit` characters with an ellipsis."""
+    cleaned = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp") else ch
+        for ch in text[: limit * 4]
+    )
+    cleaned = " ".join(cleaned.split())
+    return cleaned if len(cleaned) <= limit else cleaned[: limit - 1] + "…"
 
 
 @dataclass
@@ -88,7 +107,9 @@ def draw_layer_panel(path: Path, title: str, subtitle: str, rows: Sequence[Panel
         fig = Figure(figsize=(WIDTH / DPI, height / DPI), dpi=DPI, facecolor="white")
 
         def text(x: float, y: float, s: str, **kw: Any) -> None:
-            fig.text(x / WIDTH, 1 - y / height, s, va="top", ha="left", **kw)
+            fig.text(
+                x / WIDTH, 1 - y / height, plain(s), va="top", ha="left", parse_math=False, **kw
+            )
 
         text(MARGIN, 18, title, fontsize=22, fontweight="bold")
         text(MARGIN, 56, subtitle, fontsize=14, color="#444444")
@@ -132,13 +153,15 @@ def draw_trend_chart(
     def build() -> Any:
         fig = Figure(figsize=(WIDTH / DPI, 13.0), dpi=DPI)
         axes = fig.subplots(2, 1)
-        fig.suptitle(title, fontsize=20, fontweight="bold", x=0.03, ha="left")
+        fig.suptitle(
+            plain(title), fontsize=20, fontweight="bold", x=0.03, ha="left", parse_math=False
+        )
         x = np.arange(len(layer_labels))
         for ax, lines, heading in (
             (axes[0], rising, "rising with depth (slope per layer)"),
             (axes[1], falling, "fading with depth (slope per layer)"),
         ):
-            ax.set_title(heading, fontsize=16, loc="left")
+            ax.set_title(heading, fontsize=16, loc="left", parse_math=False)
             for line in lines:
                 y = np.array([np.nan if m is None else m for m in line.means], dtype=np.float64)
                 ax.plot(
@@ -147,25 +170,33 @@ def draw_trend_chart(
                     marker="o",
                     linewidth=2.5,
                     markersize=6,
-                    label=f"{line.name} ({line.slope:+.2f})",
+                    label=f"{plain(line.name, 60)} ({line.slope:+.2f})",
                 )
             if not lines:
                 ax.text(
                     0.5, 0.5, "none", transform=ax.transAxes, ha="center", fontsize=14, color="#666"
                 )
             ax.set_xticks(x)
-            ax.set_xticklabels(layer_labels, rotation=35, ha="right", fontsize=12)
+            ax.set_xticklabels(
+                [plain(label, 60) for label in layer_labels],
+                rotation=35,
+                ha="right",
+                fontsize=12,
+                parse_math=False,
+            )
             ax.tick_params(axis="y", labelsize=12)
             ax.set_ylabel("mean score per image", fontsize=13)
             ax.grid(alpha=0.3)
             if lines:
-                ax.legend(
+                legend = ax.legend(
                     fontsize=12,
                     loc="upper left",
                     bbox_to_anchor=(0.0, -0.28),
                     ncol=2,
                     frameon=False,
                 )
+                for entry in legend.get_texts():  # legend labels take no parse_math argument
+                    entry.set_parse_math(False)
         fig.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.14, hspace=0.95)
         return fig
 
