@@ -653,7 +653,7 @@ HISTORY_ROWS = 60  # recent answers read to judge a new message (duplicates, flo
 def _label_history(session: Session, participant_id: int, play_id: int) -> quality.History:
     """The participant's recent answers, in one query, as the quality checks need them."""
     rows = session.exec(
-        select(Answer.play_id, Answer.raw_message, Answer.normalized, Answer.created_at)
+        select(Answer.play_id, Answer.message_key, Answer.normalized, Answer.created_at)
         .join(Play, Answer.play_id == Play.id)
         .where(Play.participant_id == participant_id)
         .order_by(Answer.id.desc())  # type: ignore[union-attr]
@@ -670,7 +670,7 @@ def _label_history(session: Session, participant_id: int, play_id: int) -> quali
     return quality.History(
         play_keys=set(in_play),
         play_label_count=count,
-        recent_messages=list(dict.fromkeys(raw for pid, raw, _n, _t in rows if pid != play_id)),
+        recent_message_keys=list(dict.fromkeys(key for pid, key, _n, _t in rows if pid != play_id)),
         recent_label_times=[created for _p, _r, _n, created in rows],
     )
 
@@ -702,17 +702,18 @@ def add_labels(
             raise GameError("not_guessed")
         parsed = quality.parse_labels(text, max_length=settings.max_label_length)
         if parsed.problem is not None:
-            limit = (
-                quality.MAX_LABELS_PER_MESSAGE
-                if parsed.problem == "too_many"
-                else settings.max_label_length
-            )
-            raise GameError(parsed.problem, limit=limit)
+            if parsed.limit is not None:
+                raise GameError(parsed.problem, limit=parsed.limit)
+            raise GameError(parsed.problem)
         history = _label_history(session, participant.id or 0, play.id or 0)
+        if quality.over_play_limit(history, len(parsed.labels)):
+            raise GameError("play_full", limit=quality.MAX_LABELS_PER_PLAY)
         play_fast = play.guessed_at is not None and quality.is_fast(
             play.served_at, play.guessed_at, settings.min_answer_seconds
         )
-        flags = quality.label_flags(parsed.labels, text, history, now=now, play_fast=play_fast)
+        flags = quality.label_flags(
+            parsed.keys, parsed.message_key, history, now=now, play_fast=play_fast
+        )
         # Written here rather than through storage.repo.add_answers: the flags are known before
         # the insert, and setting them afterwards would cost an UPDATE per label.
         answers = [
@@ -720,13 +721,14 @@ def add_labels(
                 play_id=play.id or 0,
                 raw_message=text,
                 label=label,
-                normalized=scoring.normalize_label(label),
+                normalized=key,
+                message_key=parsed.message_key,
                 hint_level=play.hint_level,
                 flags=quality.flags_text(answer_flags),
                 accepted=not answer_flags,
                 created_at=now,
             )
-            for label, answer_flags in zip(parsed.labels, flags, strict=True)
+            for label, key, answer_flags in zip(parsed.labels, parsed.keys, flags, strict=True)
         ]
         session.add_all(answers)
         flagged = sum(1 for answer in answers if not answer.accepted)

@@ -1,6 +1,12 @@
 """Answer quality (ARCHITECTURE §2 "Quality"): trust, fast answers, duplicates, flooding, limits.
 
 Flagged answers are kept (researchers may want them) but earn nothing and are not `accepted`.
+Messages over the limits (length, labels per message, labels per play) are refused whole and
+nothing is stored.
+
+Every step here is linear in the message's length, and a label message is normalised once: its
+keys are stored with the answers, so judging a new message never re-reads or re-normalises the
+player's earlier ones.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from datetime import datetime
 
 from bot.scoring import normalize_label
 
+MAX_MESSAGE_LENGTH = 1000  # characters of one label message; longer ones are refused unread
 MAX_LABELS_PER_MESSAGE = 10
 MAX_LABELS_PER_PLAY = 15
 FLOOD_WINDOW_SECONDS = 30.0
@@ -23,6 +30,11 @@ FLAG_DUPLICATE = "duplicate"
 FLAG_FLOOD = "flood"
 
 _SPLIT = re.compile(r"[,;\n،、，；]+")
+# Control characters other than tab, newline and carriage return become spaces: they cannot be
+# seen, and PostgreSQL refuses NUL in text.
+_CONTROLS = {
+    c: " " for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))
+}
 
 
 def trust(gold_correct: int, gold_seen: int) -> float:
@@ -45,39 +57,48 @@ class LabelMessage:
     """A message parsed into labels, or the reason it is refused (then nothing is stored)."""
 
     labels: tuple[str, ...] = ()
-    problem: str | None = None  # "too_long", "too_many", "no_words", "empty"
+    keys: tuple[str, ...] = ()  # normalize_label of each label, computed once
+    message_key: str = ""  # the whole message normalised (the copy-paste check compares these)
+    # "message_too_long", "too_long", "too_many", "no_words", "empty"
+    problem: str | None = None
+    limit: int | None = None  # the limit the message broke
 
 
 def parse_labels(
-    text: str, *, max_length: int, max_labels: int = MAX_LABELS_PER_MESSAGE
+    text: str,
+    *,
+    max_length: int,
+    max_labels: int = MAX_LABELS_PER_MESSAGE,
+    max_message_length: int = MAX_MESSAGE_LENGTH,
 ) -> LabelMessage:
     """Split a message into labels (commas, semicolons or lines) and check the limits.
 
-    A message is refused as a whole when any label is longer than `max_length`, when it holds
-    more than `max_labels` labels, or when it has no words; labels repeated inside the message are
-    kept once.
+    A message is refused as a whole when it is longer than `max_message_length`, when any label
+    is longer than `max_length`, when it holds more than `max_labels` labels, or when it has no
+    words; labels repeated inside the message are kept once.
     """
-    if len(text) > max_length * max_labels + max_labels:
-        return LabelMessage(problem="too_long")
+    if len(text) > max_message_length:
+        return LabelMessage(problem="message_too_long", limit=max_message_length)
+    text = text.translate(_CONTROLS)
     parts = [" ".join(p.split()) for p in _SPLIT.split(text)]
     parts = [p for p in parts if p]
     if not parts:
         return LabelMessage(problem="empty")
     if any(len(p) > max_length for p in parts):
-        return LabelMessage(problem="too_long")
+        return LabelMessage(problem="too_long", limit=max_length)
+    if len(parts) > max_labels:  # counted before normalising, so the work stays bounded
+        return LabelMessage(problem="too_many", limit=max_labels)
     worded = [p for p in parts if has_words(p)]
     if not worded:
         return LabelMessage(problem="no_words")
-    unique: list[str] = []
-    seen: set[str] = set()
+    unique: dict[str, str] = {}
     for label in worded:
-        key = normalize_label(label)
-        if key not in seen:
-            seen.add(key)
-            unique.append(label)
-    if len(unique) > max_labels:
-        return LabelMessage(problem="too_many")
-    return LabelMessage(labels=tuple(unique))
+        unique.setdefault(normalize_label(label), label)
+    return LabelMessage(
+        labels=tuple(unique.values()),
+        keys=tuple(unique),
+        message_key=normalize_label(text),
+    )
 
 
 @dataclass
@@ -86,43 +107,45 @@ class History:
 
     play_keys: set[str] = field(default_factory=set)  # normalised labels already in this play
     play_label_count: int = 0
-    recent_messages: Sequence[str] = ()  # raw messages of other plays, newest first
+    # stored message keys of other plays, newest first (None: stored before keys existed)
+    recent_message_keys: Sequence[str | None] = ()
     recent_label_times: Sequence[datetime] = ()  # creation times of their recent labels
 
 
 def label_flags(
-    labels: Iterable[str], raw_message: str, history: History, *, now: datetime, play_fast: bool
+    keys: Iterable[str], message_key: str, history: History, *, now: datetime, play_fast: bool
 ) -> list[set[str]]:
-    """Flags for each label of one message.
+    """Flags for each label of one message, given the labels' keys and the message's key.
 
     - fast: the play's guess came sooner than the minimum time;
     - duplicate: the label repeats one given in this play, or the whole message repeats one the
       participant sent for another challenge (copy-paste);
-    - flood: the participant gave more than FLOOD_MAX_LABELS labels in FLOOD_WINDOW_SECONDS, or
-      the play already has MAX_LABELS_PER_PLAY labels.
+    - flood: the participant gave more than FLOOD_MAX_LABELS labels in FLOOD_WINDOW_SECONDS.
     """
-    raw_key = normalize_label(raw_message)
-    copied = any(normalize_label(m) == raw_key for m in history.recent_messages[:DUPLICATE_HISTORY])
+    copied = message_key in history.recent_message_keys[:DUPLICATE_HISTORY]
     recent = sum(
         1 for t in history.recent_label_times if (now - t).total_seconds() <= FLOOD_WINDOW_SECONDS
     )
     out: list[set[str]] = []
-    keys = set(history.play_keys)
-    count = history.play_label_count
-    for label in labels:
+    seen = set(history.play_keys)
+    for key in keys:
         flags: set[str] = set()
-        key = normalize_label(label)
         if play_fast:
             flags.add(FLAG_FAST)
-        if key in keys or copied:
+        if key in seen or copied:
             flags.add(FLAG_DUPLICATE)
         recent += 1
-        count += 1
-        if recent > FLOOD_MAX_LABELS or count > MAX_LABELS_PER_PLAY:
+        if recent > FLOOD_MAX_LABELS:
             flags.add(FLAG_FLOOD)
-        keys.add(key)
+        seen.add(key)
         out.append(flags)
     return out
+
+
+def over_play_limit(history: History, new_labels: int) -> bool:
+    """Whether `new_labels` more would take the play past MAX_LABELS_PER_PLAY (then the message
+    is refused and nothing stored)."""
+    return history.play_label_count + new_labels > MAX_LABELS_PER_PLAY
 
 
 def flags_text(flags: set[str]) -> str:

@@ -20,7 +20,10 @@ STREAK_CAP = 5  # the streak bonus stops growing after this many steps
 BONUS_PER_AGREEMENT = 10  # engine.labels.agreement uses the same amount
 
 _ARTICLES = ("a ", "an ", "the ")
-_EDGE_PUNCT = re.compile(r"^[\W_]+|[\W_]+$", re.UNICODE)
+# A run of non-word characters at the start of a string. Matched only at position 0 (of the text
+# and of the text reversed): a pattern ending in `[\W_]+$` would retry from every position of a
+# long run of punctuation in the middle of a message, which takes quadratic time.
+_LEADING_NON_WORD = re.compile(r"[\W_]+")
 
 
 def guess_points(hint_level: int, *, correct: bool, fast: bool = False) -> int:
@@ -50,12 +53,23 @@ def normalize_label(text: str) -> str:
     leading article removed ('The  Stripes!' → 'stripes')."""
     value = unicodedata.normalize("NFKC", text).casefold()
     value = " ".join(value.split())
-    value = _EDGE_PUNCT.sub("", value)
+    value = strip_edge_punctuation(value)
     for article in _ARTICLES:
         if value.startswith(article) and len(value) > len(article):
             value = value[len(article) :]
             break
     return " ".join(value.split())
+
+
+def strip_edge_punctuation(value: str) -> str:
+    """`value` without non-word characters (punctuation, symbols, "_") at either end; linear."""
+    lead = _LEADING_NON_WORD.match(value)
+    if lead is not None:
+        value = value[lead.end() :]
+    trail = _LEADING_NON_WORD.match(value[::-1])
+    if trail is not None:
+        value = value[: len(value) - trail.end()]
+    return value
 
 
 @dataclass(frozen=True)

@@ -224,12 +224,19 @@ LABEL_TOO_LONG = (
     "That is too long: each label may have at most {limit} characters. Please send shorter "
     "labels, comma-separated. Nothing was recorded from that message."
 )
+LABEL_MESSAGE_TOO_LONG = (
+    "That message is too long (at most {limit} characters). Nothing was recorded from it; please "
+    "send a few short labels, comma-separated."
+)
 LABEL_TOO_MANY = (
     "That is too many labels at once (at most {limit} per message). Nothing was recorded; please "
     "send fewer."
 )
 LABEL_NO_WORDS = "Please describe what you saw in words (emoji or symbols alone can't be used)."
-LABEL_PLAY_LIMIT = "You already gave {limit} labels for this challenge. Press Done to finish."
+LABEL_PLAY_LIMIT = (
+    "A challenge takes at most {limit} labels, and that message would go past it. Nothing was "
+    "recorded from it; press Done to finish."
+)
 LABELS_NOT_NOW_REVEAL = "First guess the class: press Guess under the photo (or Give up)."
 LABELS_NOT_NOW = (
     "There is no challenge waiting for words right now. Send /play for a new challenge."

@@ -58,7 +58,7 @@ class Settings(BaseSettings):
     gold_rate: float = Field(0.1, ge=0.0, le=1.0)
     daily_cap: int = Field(200, ge=1)
     min_answer_seconds: float = Field(2.0, ge=0.0)
-    max_label_length: int = Field(200, ge=1, le=4096)
+    max_label_length: int = Field(64, ge=1, le=4096)
     # Per-user limit on incoming updates (a token bucket): FLOOD_RATE per second sustained,
     # bursts of FLOOD_BURST; FLOOD_RATE=0 turns it off.
     flood_rate: float = Field(1.0, ge=0.0)

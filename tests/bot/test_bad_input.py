@@ -44,8 +44,8 @@ def test_non_text_messages(labelling: Player, kind: str) -> None:
 
 def test_text_inputs(labelling: Player) -> None:
     too_long = labelling.say("x" * 10_000)
-    assert too_long.text == texts.LABEL_TOO_LONG.format(limit=200)
-    assert labelling.say("y" * 201).text == texts.LABEL_TOO_LONG.format(limit=200)
+    assert too_long.text == texts.LABEL_MESSAGE_TOO_LONG.format(limit=1000)
+    assert labelling.say("y" * 65).text == texts.LABEL_TOO_LONG.format(limit=64)
     assert labelling.say("🙂🐱🙂").text == texts.LABEL_NO_WORDS
     assert labelling.say(" ,,, ").text == texts.LABEL_NO_WORDS
     many = ", ".join(f"w{i}" for i in range(11))
@@ -67,17 +67,19 @@ def test_text_inputs(labelling: Player) -> None:
         assert session.exec(select(Cluster)).first() is not None  # the database is intact
 
 
-def test_duplicates_and_flooding_are_flagged_not_lost(labelling: Player) -> None:
+def test_duplicates_are_flagged_and_a_full_challenge_refuses_more(labelling: Player) -> None:
     labelling.say("stripes")
     reply = labelling.say("Stripes!")
     assert "repeated or sent too fast" in reply.text
-    for i in range(4):
+    for i in range(2):
         labelling.say(", ".join(f"thing{i}{j}" for j in range(5)))
+    labelling.say("a, b, c")
+    # The challenge holds 15 labels: the next message is refused whole, nothing stored.
+    assert labelling.say("one, more").text == texts.LABEL_PLAY_LIMIT.format(limit=15)
     with session_scope() as session:
         answers = session.exec(select(Answer).order_by(Answer.id)).all()
     assert answers[1].flags == "duplicate" and not answers[1].accepted
-    assert any("flood" in a.flags for a in answers)
-    assert len(answers) == 22  # every label is kept for the researchers
+    assert len(answers) == 15  # the flagged one is kept for the researchers
 
 
 def test_labels_before_guessing_or_without_a_challenge(

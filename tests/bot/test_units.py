@@ -156,8 +156,11 @@ def test_fast_answers() -> None:
 def test_parse_labels() -> None:
     parsed = quality.parse_labels("stripes, Pointy ears;whiskers\n stripes ,", max_length=200)
     assert parsed.labels == ("stripes", "Pointy ears", "whiskers")
+    assert parsed.keys == ("stripes", "pointy ears", "whiskers")
+    assert parsed.message_key == "stripes, pointy ears;whiskers stripes"
     assert quality.parse_labels("x" * 201, max_length=200).problem == "too_long"
-    assert quality.parse_labels("x" * 10_000, max_length=200).problem == "too_long"
+    too_long = quality.parse_labels("x" * 10_000, max_length=200)
+    assert (too_long.problem, too_long.limit) == ("message_too_long", 1000)
     assert quality.parse_labels("🙂🙂 , 🐱", max_length=200).problem == "no_words"
     assert quality.parse_labels(" , ; ", max_length=200).problem == "empty"
     assert (
@@ -173,14 +176,14 @@ def test_label_flags() -> None:
     history = quality.History(
         play_keys={"stripes"},
         play_label_count=1,
-        recent_messages=["fur, tail"],
+        recent_message_keys=[None, "fur, tail"],
         recent_label_times=[],
     )
-    flags = quality.label_flags(
-        ["Stripes", "ears"], "Stripes, ears", history, now=now, play_fast=False
-    )
+    parsed = quality.parse_labels("Stripes, ears", max_length=64)
+    flags = quality.label_flags(parsed.keys, parsed.message_key, history, now=now, play_fast=False)
     assert flags == [{"duplicate"}, set()]
-    copied = quality.label_flags(["fur", "tail"], "Fur,  tail", history, now=now, play_fast=False)
+    again = quality.parse_labels("Fur,  tail", max_length=64)
+    copied = quality.label_flags(again.keys, again.message_key, history, now=now, play_fast=False)
     assert copied == [{"duplicate"}, {"duplicate"}]
     fast = quality.label_flags(["ears"], "ears", quality.History(), now=now, play_fast=True)
     assert fast == [{"fast"}]
@@ -190,8 +193,8 @@ def test_label_flags() -> None:
     assert quality.label_flags(["new"], "new", busy, now=now, play_fast=False) == [{"flood"}]
     old = quality.History(recent_label_times=[now - timedelta(minutes=5)] * 100)
     assert quality.label_flags(["new"], "new", old, now=now, play_fast=False) == [set()]
-    full = quality.History(play_label_count=quality.MAX_LABELS_PER_PLAY)
-    assert quality.label_flags(["more"], "more", full, now=now, play_fast=False) == [{"flood"}]
+    full = quality.History(play_label_count=quality.MAX_LABELS_PER_PLAY - 1)
+    assert not quality.over_play_limit(full, 1) and quality.over_play_limit(full, 2)
 
 
 # ---- assignment --------------------------------------------------------------------------------

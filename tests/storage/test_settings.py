@@ -32,7 +32,7 @@ def test_defaults(isolated_settings: Path) -> None:
     assert settings.gold_rate == 0.1
     assert settings.daily_cap == 200
     assert settings.min_answer_seconds == 2
-    assert settings.max_label_length == 200
+    assert settings.max_label_length == 64
     assert settings.rebuild_interval == 3600
     assert settings.leaderboard_interval == 86400
     assert settings.telegram_api_base_url == "https://api.telegram.org/bot"
