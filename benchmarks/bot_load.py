@@ -120,7 +120,7 @@ def prepare_environment(args: argparse.Namespace, tmp: Path) -> tuple[str | None
     os.environ.update(
         INV_ENV_FILE="",
         DATA_DIR=str(tmp / "data"),
-        PSEUDONYM_SECRET="bench",
+        PSEUDONYM_SECRET="bench-pseudonym-key-4c1f9e27a8d3b605",
         ADMIN_USER_IDS=str(ADMIN_ID),
         TELEGRAM_BOT_TOKEN=TOKEN,
         PLAYS_PER_CHALLENGE="5",

@@ -8,6 +8,8 @@ another process writes at the same time; read-only sessions use a plain deferred
 
 from __future__ import annotations
 
+import contextlib
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,7 +29,19 @@ _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
 
 
+def create_private_file(path: Path) -> None:
+    """Create `path` readable by its owner only (0600) unless it exists. SQLite gives its WAL
+    and shared-memory files the database file's permissions, so they stay private too."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
 def _configure_sqlite(engine: Engine) -> None:
+    database = engine.url.database
+    if database and database != ":memory:" and not database.startswith("file:"):
+        create_private_file(Path(database))
+
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
         # Hand transaction control to the "begin" listener below (pysqlite would BEGIN DEFERRED).

@@ -19,6 +19,11 @@ Every file path in a row is relative to the zip root and is the path under DATA_
 means the same file whether or not the files were packed. Rows that carry a class index carry its
 name next to it (`class_name`, `predicted_class_name`, ...).
 
+Text cells that a spreadsheet would run as a formula (starting with =, +, -, @, tab or carriage
+return) get a leading apostrophe (storage.spreadsheet); numbers are never changed. images.csv
+gives each source image by its file name, never the operator's path. The zip is readable by its
+owner only (0600) and its name is unique.
+
 Raw Telegram ids, Telegram names and nicknames never appear: a participant is
 HMAC-SHA256(PSEUDONYM_SECRET, Telegram id) truncated (storage.privacy). The module imports neither
 telegram nor torch.
@@ -31,13 +36,14 @@ import hashlib
 import io
 import json
 import os
+import secrets
 import tempfile
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from sqlalchemy import Column, Select, select
@@ -71,6 +77,7 @@ from storage.models import (
 )
 from storage.privacy import PSEUDONYM_LENGTH
 from storage.settings import get_settings
+from storage.spreadsheet import FORMULA_STARTS, TEXT_MARK, spreadsheet_safe
 
 EXPORT_FORMAT = 1
 EXPORTS_DIR = "exports"
@@ -234,8 +241,10 @@ class ExportResult:
 
 
 def default_path(now: datetime | None = None) -> Path:
+    """DATA_DIR/exports/inv-export-<time>-<random>.zip: two exports in one second differ."""
     now = now or utcnow()
-    return get_settings().data_dir / EXPORTS_DIR / f"inv-export-{now:%Y%m%dT%H%M%S}Z.zip"
+    name = f"inv-export-{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}.zip"
+    return get_settings().data_dir / EXPORTS_DIR / name
 
 
 def _cell(value: Any) -> Any:
@@ -262,7 +271,7 @@ def _write_csv(
         writer = csv.writer(text)
         writer.writerow(_column_names(columns))
         for row in rows:
-            writer.writerow([_cell(v) for v in row])
+            writer.writerow([spreadsheet_safe(_cell(v)) for v in row])
             count += 1
     return count
 
@@ -339,13 +348,15 @@ def write_export(
                     extra: Sequence[str] = (),
                     derive: Callable[[Any], Sequence[Any]] | None = None,
                     packed: Sequence[str] = (),
+                    transform: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
                 ) -> None:
                     """One CSV; `derive` adds the `extra` columns, `packed` names file columns."""
 
                     def complete(row: Any) -> Sequence[Any]:
                         for column in packed:
                             pack(getattr(row, column))
-                        return (*row, *derive(row)) if derive is not None else row
+                        values = (*row, *derive(row)) if derive is not None else row
+                        return transform(values) if transform is not None else values
 
                     rows = (complete(row) for row in _rows(session, query))
                     every = [*columns, *extra]
@@ -403,6 +414,7 @@ def write_export(
                         names.name(r.explained_class, r.id),
                     ),
                     ("crop_file",),
+                    transform=_source_file_name,
                 )
                 table(
                     "layers.csv",
@@ -484,6 +496,12 @@ def write_export(
                     "files": files,
                     "with_images": with_images,
                     "missing_files": sorted(packer.missing),
+                    "text_cells": (
+                        f"text cells starting with {' '.join(map(repr, FORMULA_STARTS))} carry a "
+                        f"leading {TEXT_MARK!r} so spreadsheets do not run them as formulas; "
+                        "numeric fields are unchanged"
+                    ),
+                    "image_paths": "images.csv source_path is the source image's file name",
                 }
                 zf.writestr(
                     "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)
@@ -511,6 +529,18 @@ def write_export(
             )
         )
     return ExportResult(path, size, digest.hexdigest(), counts, manifest)
+
+
+_SOURCE_PATH = [c.key for c in IMAGE_COLUMNS].index("source_path")
+
+
+def _source_file_name(row: Sequence[Any]) -> list[Any]:
+    """An images.csv row with the source image's file name in place of the operator's path."""
+    values = list(row)
+    path = values[_SOURCE_PATH]
+    if path:
+        values[_SOURCE_PATH] = PurePosixPath(str(path).replace("\\", "/")).name
+    return values
 
 
 def _version() -> str:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import secrets
 import sys
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +17,8 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+
+from storage import secret_file
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 PSEUDONYM_SECRET_FILE = "pseudonym_secret"
@@ -105,6 +106,17 @@ class Settings(BaseSettings):
             return names or None
         return value
 
+    @field_validator("pseudonym_secret")
+    @classmethod
+    def _check_pseudonym_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        reason = secret_file.weak_secret_reason(value.get_secret_value()) if value else None
+        if reason is not None:
+            raise ValueError(
+                f"{reason}; use at least {secret_file.MIN_SECRET_BYTES} random bytes (e.g. "
+                "`openssl rand -hex 32`), or leave it unset to have one generated under DATA_DIR"
+            )
+        return value
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_log_level(cls, value: object) -> object:
@@ -160,21 +172,14 @@ class Settings(BaseSettings):
         return telegram_user_id is not None and telegram_user_id in self.admin_user_ids
 
     def pseudonym_key(self) -> bytes:
-        """The HMAC key for pseudonyms: the setting, else a secret generated once under DATA_DIR."""
+        """The HMAC key for pseudonyms: the setting, else a secret generated once under DATA_DIR
+        (published atomically; SettingsError when that file holds no usable key)."""
         if self.pseudonym_secret:
             return self.pseudonym_secret.get_secret_value().encode()
-        path = self.data_dir / PSEUDONYM_SECRET_FILE
-        if not path.exists():
-            self.data_dir.mkdir(parents=True, exist_ok=True)
-            candidate = secrets.token_hex(32)
-            try:
-                # O_EXCL: two processes starting together must agree on one secret.
-                with path.open("x", encoding="utf-8") as fh:
-                    fh.write(candidate)
-                path.chmod(0o600)
-            except FileExistsError:
-                pass
-        return path.read_text(encoding="utf-8").strip().encode()
+        try:
+            return secret_file.load_or_create(self.data_dir / PSEUDONYM_SECRET_FILE)
+        except secret_file.SecretError as exc:
+            raise SettingsError(f"Invalid setting PSEUDONYM_SECRET: {exc}") from None
 
 
 def _format_error(exc: ValidationError) -> str:

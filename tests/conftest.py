@@ -21,6 +21,9 @@ from storage import migrate
 from storage.db import dispose_engines, get_engine
 from storage.settings import Settings, get_settings
 
+# A key of the accepted length (PSEUDONYM_SECRET refuses short and placeholder values).
+TEST_PSEUDONYM_SECRET = "test-pseudonym-secret-9f4c2a7e1b3d5f60"
+
 # Every setting, so that none leaks in from the developer's shell.
 SETTING_NAMES = [name.upper() for name in Settings.model_fields]
 
@@ -33,7 +36,7 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     data_dir = tmp_path / "data"
     monkeypatch.setenv("INV_ENV_FILE", "")
     monkeypatch.setenv("DATA_DIR", str(data_dir))
-    monkeypatch.setenv("PSEUDONYM_SECRET", "test-pseudonym-secret")
+    monkeypatch.setenv("PSEUDONYM_SECRET", TEST_PSEUDONYM_SECRET)
     get_settings.cache_clear()
     dispose_engines()
     yield data_dir

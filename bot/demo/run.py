@@ -80,7 +80,7 @@ def configure_demo_environment(options: DemoOptions) -> Path:
             "DATA_DIR": str(data_dir),
             "DATABASE_URL": f"sqlite:///{data_dir / 'inv.db'}",
             "MIN_ANSWER_SECONDS": f"{min_answer:.4f}",
-            "PSEUDONYM_SECRET": f"inv-demo-{options.seed}",
+            "PSEUDONYM_SECRET": f"inv-demo-pseudonym-key-seed-{options.seed:012d}",
             "PLAYS_PER_CHALLENGE": str(DEMO_PLAYS_PER_CHALLENGE),
             # The demo's players act at its time scale, far faster than people: no flood limit.
             "FLOOD_RATE": "0",

@@ -263,7 +263,7 @@ def _bot_env(fake: FakeTelegram, **extra: str) -> dict[str, str]:
         TELEGRAM_BOT_TOKEN=fake.token,
         TELEGRAM_API_BASE_URL=fake.base_url,
         LOG_LEVEL="DEBUG",
-        PSEUDONYM_SECRET="test-pseudonym-secret",
+        PSEUDONYM_SECRET="test-pseudonym-secret-9f4c2a7e1b3d5f60",
         **extra,
     )
     return env

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from storage.settings import Settings, SettingsError, get_settings
+from storage.settings import Settings, SettingsError, get_settings, load_settings_or_exit
 
 
 def _inv(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -130,3 +132,64 @@ def test_settings_class_is_not_instantiated_at_import() -> None:
     )
     assert result.stdout.strip() == "ok", result.stderr
     assert Settings.model_fields["admin_user_ids"] is not None
+
+
+# ---- the pseudonym key -------------------------------------------------------------------------
+
+
+def _key_in_child(path: str, barrier: Any, out: Any) -> None:
+    from storage import secret_file
+
+    barrier.wait()
+    out.put(secret_file.load_or_create(Path(path)))
+
+
+def test_eight_processes_starting_together_get_one_key(tmp_path: Path) -> None:
+    context = multiprocessing.get_context("spawn")
+    for round_ in range(2):
+        path = tmp_path / f"round{round_}" / "pseudonym_secret"
+        barrier, out = context.Barrier(8), context.Queue()
+        processes = [
+            context.Process(target=_key_in_child, args=(str(path), barrier, out)) for _ in range(8)
+        ]
+        for process in processes:
+            process.start()
+        keys = [out.get(timeout=60) for _ in processes]
+        for process in processes:
+            process.join(timeout=60)
+            assert process.exitcode == 0
+        assert len(set(keys)) == 1 and len(keys[0]) >= 32
+        assert path.read_bytes().strip() == keys[0]
+        assert path.stat().st_mode & 0o777 == 0o600
+        assert [p.name for p in path.parent.iterdir()] == ["pseudonym_secret"]  # no temp left
+
+
+def test_an_empty_or_short_key_file_is_refused(
+    monkeypatch: pytest.MonkeyPatch, isolated_settings: Path
+) -> None:
+    monkeypatch.delenv("PSEUDONYM_SECRET")
+    isolated_settings.mkdir(parents=True, exist_ok=True)
+    for content in ("", "abc123\n"):
+        (isolated_settings / "pseudonym_secret").write_text(content)
+        with pytest.raises(SettingsError, match="empty or shorter than 32 bytes"):
+            get_settings().pseudonym_key()
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["changeme", "x" * 40, "short-but-random-7f3a", "CHANGEME-changeme-CHANGEME-0123456789"],
+)
+def test_weak_pseudonym_secrets_are_refused_with_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    monkeypatch.setenv("PSEUDONYM_SECRET", value)
+    with pytest.raises(SystemExit):
+        load_settings_or_exit()
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("inv: Invalid setting PSEUDONYM_SECRET")
+    assert value not in err  # the value itself is never printed
+
+
+def test_a_random_pseudonym_secret_is_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PSEUDONYM_SECRET", "5b0c9e1f7a2d4c6e8f0a1b3c5d7e9f11")
+    assert get_settings().pseudonym_key() == b"5b0c9e1f7a2d4c6e8f0a1b3c5d7e9f11"
