@@ -15,6 +15,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import case, delete, func
 from sqlalchemy.exc import IntegrityError
@@ -22,10 +23,10 @@ from sqlmodel import Session, select
 
 from bot import assignment, dbcontext, nicknames, quality, scoring
 from bot.leaderboard import Row, display_name, rank_of, top
+from storage.forget import delete_files, forget_participant
 from storage.models import (
     Answer,
     Cluster,
-    Export,
     GroupChat,
     Image,
     Model,
@@ -37,7 +38,6 @@ from storage.models import (
 from storage.repo import (
     AlreadyPlayedError,
     create_play,
-    delete_participant,
     get_or_create_participant,
     get_participant,
     subscribe_group,
@@ -844,15 +844,31 @@ def set_nickname(telegram_id: int, name: str) -> str:
         return cleaned
 
 
-def forget(telegram_id: int) -> bool:
-    """Delete the participant and, by cascade, every play and answer they gave."""
+def forget(telegram_id: int, data_dir: Path) -> bool:
+    """Delete the participant, every play and answer they gave, and their words wherever they
+    went: concepts, explanations, phrase vectors, and export and report files kept under
+    `data_dir` (storage.forget). The export audit keeps its rows, pseudonymised."""
     with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if participant is None:
             return False
-        session.exec(delete(Export).where(Export.requested_by == participant.pseudonym))  # type: ignore[call-overload]
         catalogue(session).plays.invalidate()  # their plays no longer count
-        return delete_participant(session, participant.id or 0)
+        forgotten = forget_participant(session, participant, data_dir)
+    delete_files(data_dir, forgotten.files)
+    if forgotten.classes:
+        _rewrite_explanations_document(data_dir)
+    return True
+
+
+def _rewrite_explanations_document(data_dir: Path) -> None:
+    """The JSON document of the current generation, without the forgotten words."""
+    from engine.rebuild import JSON_DOCUMENT, current_document_rows, write_document
+
+    if not (data_dir / JSON_DOCUMENT).exists():
+        return
+    with dbcontext.scope(readonly=True) as session:
+        generation, rows = current_document_rows(session.connection())
+    write_document(data_dir, generation, rows)
 
 
 def set_active(telegram_id: int, active: bool) -> bool:

@@ -550,7 +550,8 @@ async def on_forget(context: Context, query: CallbackQuery, offered_at: int | No
         await answer(query, texts.FORGET_EXPIRED)
         await edit_text(context, query, texts.FORGET_EXPIRED, None)
         return
-    deleted = await services(context).db(game.forget, query.from_user.id)
+    svc = services(context)
+    deleted = await svc.db(game.forget, query.from_user.id, svc.settings.data_dir)
     await answer(query)
     await edit_text(context, query, texts.FORGET_DONE if deleted else texts.FORGET_NOTHING, None)
 

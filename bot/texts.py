@@ -295,7 +295,11 @@ FORGET_CONFIRM = (
 )
 FORGET_YES = "Yes, delete everything"
 FORGET_NO = "No, keep it"
-FORGET_DONE = "Done: everything you gave has been deleted. Goodbye! (/start to join again.)"
+FORGET_DONE = (
+    "Done: everything you gave has been deleted, here and in the results built from it. "
+    "Research exports already handed to the researchers cannot be recalled; no export made from "
+    "now on contains your words. Goodbye! (/start to join again.)"
+)
 FORGET_KEPT = "Nothing was deleted."
 FORGET_NOTHING = "There is nothing stored about you."
 FORGET_EXPIRED = "This confirmation has expired. Send /forget again."

@@ -985,6 +985,17 @@ def _collect_garbage(data_dir: Path, referenced: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
+def current_document_rows(conn: Connection) -> tuple[int | None, list[Any]]:
+    """The current generation and its explanation rows, as `write_document` takes them."""
+    generation = conn.execute(select(T_GEN.c.id).where(T_GEN.c.is_current)).scalar()
+    rows = conn.execute(
+        select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
+        .where(T_GE.c.generation == generation)
+        .order_by(T_GE.c.class_index, T_GE.c.depth)
+    ).all()
+    return generation, list(rows)
+
+
 def write_document(data_dir: Path, generation: int | None, rows: Sequence[Any]) -> Path:
     """DATA_DIR/charts/global_explanations.json: every class's layers for one generation."""
     classes: dict[int, dict[str, Any]] = {}

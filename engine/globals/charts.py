@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import threading
 import unicodedata
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -79,7 +80,10 @@ def _rasterise(build: Callable[[], Any]) -> np.ndarray:
     """RGB pixels of the figure `build()` returns, rendered with Agg."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
 
-    with _MPL_LOCK:
+    with _MPL_LOCK, warnings.catch_warnings():
+        # A crowd label in a script the font lacks draws boxes; a warning per glyph would flood
+        # the rebuild's log.
+        warnings.filterwarnings("ignore", message="Glyph .* missing from", category=UserWarning)
         canvas = FigureCanvasAgg(build())
         canvas.draw()
         return np.array(canvas.buffer_rgba())[..., :3]
