@@ -32,9 +32,7 @@ FLAG_FLOOD = "flood"
 _SPLIT = re.compile(r"[,;\n،、，；]+")
 # Control characters other than tab, newline and carriage return become spaces: they cannot be
 # seen, and PostgreSQL refuses NUL in text.
-_CONTROLS = {
-    c: " " for c in (*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), *range(0x7F, 0xA0))
-}
+_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def trust(gold_correct: int, gold_seen: int) -> float:
@@ -58,7 +56,7 @@ class LabelMessage:
 
     labels: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()  # normalize_label of each label, computed once
-    message_key: str = ""  # the whole message normalised (the copy-paste check compares these)
+    message_key: str = ""  # the labels' keys joined (the copy-paste check compares these)
     # "message_too_long", "too_long", "too_many", "no_words", "empty"
     problem: str | None = None
     limit: int | None = None  # the limit the message broke
@@ -79,7 +77,7 @@ def parse_labels(
     """
     if len(text) > max_message_length:
         return LabelMessage(problem="message_too_long", limit=max_message_length)
-    text = text.translate(_CONTROLS)
+    text = _CONTROLS.sub(" ", text)
     parts = [" ".join(p.split()) for p in _SPLIT.split(text)]
     parts = [p for p in parts if p]
     if not parts:
@@ -94,11 +92,10 @@ def parse_labels(
     unique: dict[str, str] = {}
     for label in worded:
         unique.setdefault(normalize_label(label), label)
-    return LabelMessage(
-        labels=tuple(unique.values()),
-        keys=tuple(unique),
-        message_key=normalize_label(text),
-    )
+    # The message's key is made of its labels' keys, so "Fur,  tail" and "fur; tail" match
+    # without normalising the whole message a second time.
+    keys = tuple(unique)
+    return LabelMessage(labels=tuple(unique.values()), keys=keys, message_key=", ".join(keys))
 
 
 @dataclass

@@ -157,7 +157,7 @@ def test_parse_labels() -> None:
     parsed = quality.parse_labels("stripes, Pointy ears;whiskers\n stripes ,", max_length=200)
     assert parsed.labels == ("stripes", "Pointy ears", "whiskers")
     assert parsed.keys == ("stripes", "pointy ears", "whiskers")
-    assert parsed.message_key == "stripes, pointy ears;whiskers stripes"
+    assert parsed.message_key == "stripes, pointy ears, whiskers"
     assert quality.parse_labels("x" * 201, max_length=200).problem == "too_long"
     too_long = quality.parse_labels("x" * 10_000, max_length=200)
     assert (too_long.problem, too_long.limit) == ("message_too_long", 1000)
