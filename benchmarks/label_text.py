@@ -84,7 +84,10 @@ def text_cost(message: str, rounds: int) -> float:
 def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
     """add_labels end to end; each round serves a fresh challenge (a play holds 15 labels)."""
     data_dir = Path(tempfile.mkdtemp(prefix="inv-label-bench-"))
-    os.environ.update({"DATA_DIR": str(data_dir), "INV_ENV_FILE": "", "MIN_ANSWER_SECONDS": "0"})
+    os.environ.update(
+        {"DATA_DIR": str(data_dir), "INV_ENV_FILE": "", "MIN_ANSWER_SECONDS": "0"}
+        | {"DAILY_CAP": "1000000"}  # every round serves a challenge to the one player
+    )
     os.environ.setdefault("PSEUDONYM_SECRET", "label-benchmark-" + "x" * 32)
     from bot import game
     from storage import migrate
