@@ -21,6 +21,8 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, leaves_list, linkage
 from scipy.spatial.distance import squareform
 
+from engine.labels.heads import COLOUR_WORDS
+
 # Threshold mode, and the fallback for inputs too small for a silhouette (PAPER-NOTES §7.9 suggests
 # about 0.5; on the hand-built crowd set it sits on the plateau of best cuts).
 DEFAULT_THRESHOLD = 0.5
@@ -283,15 +285,27 @@ def name_groups(
     is_stop: Callable[[str], bool],
     lemma: Callable[[str], str],
 ) -> list[NamedGroup]:
-    """Representative per group, lemmatised; groups whose representatives share a lemma unified."""
-    by_name: dict[str, list[int]] = {}
+    """Representative per group, lemmatised; groups whose representatives share a lemma unified.
+
+    Groups of different colours are not unified under one word: when groups named by the same
+    word name two or more colours (every phrase of "blue stripe"'s group says "blue", of the
+    other's "white"), each coloured one is named with its colour ("blue stripe").
+    """
+    by_word: dict[str, list[tuple[str | None, list[int]]]] = {}
     for g in range(int(labels.max()) + 1 if len(labels) else 0):
         idx = np.flatnonzero(labels == g)
-        token = representative(
-            [phrases[i] for i in idx], weights[idx], vectors[idx], token_vectors, is_stop
-        )
-        name = lemma(token) if " " not in token else token
-        by_name.setdefault(name, []).extend(int(i) for i in idx)
+        members = [phrases[i] for i in idx]
+        token = representative(members, weights[idx], vectors[idx], token_vectors, is_stop)
+        word = lemma(token) if " " not in token else token
+        colours = frozenset.intersection(*(frozenset(p.split()) & COLOUR_WORDS for p in members))
+        colour = next(iter(colours)) if len(colours) == 1 and word not in colours else None
+        by_word.setdefault(word, []).append((colour, [int(i) for i in idx]))
+    by_name: dict[str, list[int]] = {}
+    for word, found in by_word.items():
+        distinct = {colour for colour, _ in found if colour is not None}
+        for colour, idx in found:
+            name = f"{colour} {word}" if colour is not None and len(distinct) > 1 else word
+            by_name.setdefault(name, []).extend(idx)
     groups = [
         NamedGroup(name, sorted(members), float(weights[members].sum()))
         for name, members in by_name.items()

@@ -41,7 +41,8 @@ POSITION_WORDS = frozenset(
 QUANTITY_WORDS = frozenset(
     _split(
         """some many few several lot lots bunch couple pair multiple all both each every single
-    various plenty numerous piece pieces amount whole half"""
+    various plenty numerous piece pieces amount whole half pile heap stack slice chunk handful
+    bundle"""
     )
 )
 HEDGE_WORDS = frozenset(
@@ -51,6 +52,15 @@ HEDGE_WORDS = frozenset(
     definitely surely certainly actually just really very quite"""
     )
 )
+# Colours: kept in phrases like any describing word, and the one kind of word that alone makes two
+# phrases different things ("red bar", "green bar"; see links.py).
+COLOUR_WORDS = frozenset(
+    {
+        "red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "black", "white",
+        "grey", "gray", "golden", "gold", "silver", "beige", "violet", "turquoise", "maroon",
+        "navy", "teal", "cyan", "magenta",
+    }
+)  # fmt: skip
 MODIFIER_WORDS: frozenset[str] = SIZE_WORDS | POSITION_WORDS | QUANTITY_WORDS | HEDGE_WORDS
 
 # Dependency labels of a modifier that trails its head: prepositional phrases and clauses.

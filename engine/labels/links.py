@@ -14,6 +14,10 @@ puts some different things close ("bottle" and "water", "glass" and "window"). W
 
 Only phrases that are WordNet lemmas as a whole take part ("fire hydrant" does, "red bar" does
 not), so colour and material words are never overruled by the dictionary's view of the head.
+
+One cannot-link needs no dictionary: two phrases that each name a colour, and no colour in
+common, are different things ("red bar" and "green bar"), however close their vectors are (they
+differ in one word of two). A phrase without a colour ("bar") may still join either.
 """
 
 from __future__ import annotations
@@ -22,14 +26,28 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from engine.labels.heads import COLOUR_WORDS
 from engine.labels.lexicon import WordNet
 
 SENSES = 3  # a word's commonest senses considered (players mean the usual thing)
+# How many hypernym steps up from one phrase's sense may reach the other's for a must-link.
+HYPERNYM_STEPS = 1
 LINK_DISTANCE = 0.15
 CANNOT_LINK_DISTANCE = 1.0
 CANNOT_LINK_PATH: int | None = None
 # Hypernyms are followed this far up from each side when looking for a common one.
 _MAX_ASCENT = 8
+
+
+def colour_cannot_links(phrases: Sequence[str], dist: np.ndarray) -> np.ndarray:
+    """`dist` with phrases of different colours pushed to CANNOT_LINK_DISTANCE (in place)."""
+    colours = [frozenset(p.split()) & COLOUR_WORDS for p in phrases]
+    coloured = [i for i, c in enumerate(colours) if c]
+    for a, i in enumerate(coloured):
+        for j in coloured[a + 1 :]:
+            if not colours[i] & colours[j]:
+                dist[i, j] = dist[j, i] = CANNOT_LINK_DISTANCE
+    return dist
 
 
 def combined_distances(
@@ -44,9 +62,9 @@ def combined_distances(
     Cannot-links are only checked for pairs closer than `consider_below` (farther pairs are
     never merged anyway), which keeps the work near linear in practice.
     """
+    out = colour_cannot_links(phrases, dist.copy())
     if wordnet is None or len(phrases) < 2:
-        return dist
-    out = dist.copy()
+        return out
     senses = [wordnet.senses(p)[:SENSES] for p in phrases]
     known = [i for i, s in enumerate(senses) if s]
     # Must-links through shared synsets and direct hypernyms, found by inverted index.
@@ -55,9 +73,9 @@ def combined_distances(
         for offset in senses[i]:
             by_synset.setdefault(offset, set()).add(i)
     for i in known:
-        related = set(senses[i])
+        related: set[int] = set()
         for offset in senses[i]:
-            related.update(wordnet.synset(offset).hypernyms)
+            related.update(wordnet.ancestors(offset, HYPERNYM_STEPS))
         for offset in related:
             for j in by_synset.get(offset, ()):
                 if j != i:

@@ -171,6 +171,28 @@ def test_large_inputs_use_a_refined_grid_and_stay_fast() -> None:
     assert elapsed < 3.0
 
 
+def test_groups_of_different_colours_keep_their_colour_in_the_name() -> None:
+    phrases = ["blue stripe", "white stripe", "stripe", "sky"]
+    vectors = np.eye(4)
+    groups = name_groups(
+        phrases,
+        np.array([2.0, 1.0, 1.0, 1.0]),
+        vectors,
+        np.array([0, 1, 2, 3]),
+        lambda words: np.array(
+            [[1.0, 1.0, 1.0, 0.0] if w == "stripe" else [0, 0, 0, 1.0] for w in words]
+        ),
+        lambda word: word in {"blue", "white"},
+        lambda word: word,
+    )
+    assert sorted((g.name, g.members) for g in groups) == [
+        ("blue stripe", [0]),
+        ("sky", [3]),
+        ("stripe", [2]),
+        ("white stripe", [1]),
+    ]
+
+
 def test_groups_whose_representatives_share_a_lemma_are_unified() -> None:
     phrases = ["wheel", "wheels", "sky"]
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.7071, 0.7071]])
@@ -205,8 +227,12 @@ def test_modifiers_typos_and_dictionary_synonyms_merge(pipeline: LabelPipeline) 
     texts += ["chain", "chian"]  # a swap, typed as often as the word itself
     texts += ["car", "automobile", "motorcar", "infant", "baby"]  # synonyms a dictionary knows
     texts += ["sky"]
+    texts += ["red bar", "the red bars", "green bar", "green bar on the left"]  # colours differ
     cleaned = pipeline.clean(texts)
-    labels = _partition(pipeline.group(cleaned), len(cleaned))
+    concepts = pipeline.group(cleaned)
+    labels = _partition(concepts, len(cleaned))
+    assert labels[13] == labels[14] != labels[15] == labels[16]
+    assert {concepts[labels[13]].name, concepts[labels[15]].name} == {"red bar", "green bar"}
     assert len(set(labels[0:5])) == 1
     assert labels[5] == labels[6]
     assert labels[7] == labels[8] == labels[9]

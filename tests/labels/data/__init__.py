@@ -38,10 +38,12 @@ def _crowd() -> EvalSet:
     return EvalSet("crowd", "train", "hand-written", list(REPLIES), ("dog",))
 
 
-def _photos() -> EvalSet:
-    from tests.labels.data.photos_heldout import CLASS_NAMES, REPLIES
-
-    return EvalSet("photos-heldout", "heldout", "hand-written", list(REPLIES), CLASS_NAMES)
+def _photos(role: str) -> EvalSet:
+    if role == "train":
+        from tests.labels.data.photos_train import CLASS_NAMES, REPLIES
+    else:
+        from tests.labels.data.photos_heldout import CLASS_NAMES, REPLIES
+    return EvalSet(f"photos-{role}", role, "hand-written", list(REPLIES), CLASS_NAMES)
 
 
 def _wordnet(role: str) -> EvalSet:
@@ -53,7 +55,8 @@ _LOADERS = {
     "crowd": _crowd,
     "wordnet-train": lambda: _wordnet("train"),
     "wordnet-heldout": lambda: _wordnet("heldout"),
-    "photos-heldout": _photos,
+    "photos-train": lambda: _photos("train"),
+    "photos-heldout": lambda: _photos("heldout"),
 }
 EVAL_SETS: tuple[str, ...] = tuple(_LOADERS)
 
