@@ -1,6 +1,11 @@
 """Grouping phrase vectors into synonym groups (ARCHITECTURE §3 steps 3–4), numpy and scipy only.
 
-One complete-linkage dendrogram on cosine distances is built per call. Its cuts are walked from one
+By default phrases merge up to a distance calibrated once on evaluation sets (MERGE_THRESHOLD
+under MERGE_LINKAGE): the same threshold for every class and every run, so a class's concepts do
+not depend on how many other phrases it happens to have. Choosing the number of groups by
+silhouette on each call remains available.
+
+For the silhouette mode, one complete-linkage dendrogram on cosine distances is built per call. Its cuts are walked from one
 group to many: each step splits one group in two, and the per-group distance sums every silhouette
 needs are updated in place, so the silhouette of a cut costs O(n·k) instead of a new clustering.
 Silhouettes are computed for a bounded set of cuts (every cut for small inputs, a grid refined
@@ -16,9 +21,18 @@ import numpy as np
 from scipy.cluster.hierarchy import fcluster, leaves_list, linkage
 from scipy.spatial.distance import squareform
 
+from engine.labels.heads import COLOUR_WORDS
+
 # Threshold mode, and the fallback for inputs too small for a silhouette (PAPER-NOTES §7.9 suggests
 # about 0.5; on the hand-built crowd set it sits on the plateau of best cuts).
 DEFAULT_THRESHOLD = 0.5
+# The default merge: groups of phrases whose MERGE_LINKAGE distance (cosine distance with lexical
+# links folded in) is at most MERGE_THRESHOLD, both chosen on the training evaluation sets
+# (benchmarks/labels.py).
+# On the training sets, average linkage beat complete linkage at every threshold with lexical
+# links, and 0.4 had the best worst-set ARI over both spaCy pipelines.
+MERGE_LINKAGE = "average"
+MERGE_THRESHOLD = 0.4
 # Phrases farther apart than this are never one concept, whatever the silhouette prefers: it
 # keeps unrelated words apart when a class has few, all different, replies.
 MAX_GROUP_DISTANCE = 0.8
@@ -45,6 +59,11 @@ def cosine_distances(vectors: np.ndarray) -> np.ndarray:
 
 def complete_linkage(dist: np.ndarray) -> np.ndarray:
     return linkage(squareform(dist, checks=False), method="complete")
+
+
+def merge_linkage(dist: np.ndarray) -> np.ndarray:
+    """The dendrogram the calibrated threshold cuts (MERGE_LINKAGE between groups)."""
+    return linkage(squareform(dist, checks=False), method=MERGE_LINKAGE)
 
 
 def threshold_cut(tree: np.ndarray, n: int, threshold: float) -> np.ndarray:
@@ -266,15 +285,27 @@ def name_groups(
     is_stop: Callable[[str], bool],
     lemma: Callable[[str], str],
 ) -> list[NamedGroup]:
-    """Representative per group, lemmatised; groups whose representatives share a lemma unified."""
-    by_name: dict[str, list[int]] = {}
+    """Representative per group, lemmatised; groups whose representatives share a lemma unified.
+
+    Groups of different colours are not unified under one word: when groups named by the same
+    word name two or more colours (every phrase of "blue stripe"'s group says "blue", of the
+    other's "white"), each coloured one is named with its colour ("blue stripe").
+    """
+    by_word: dict[str, list[tuple[str | None, list[int]]]] = {}
     for g in range(int(labels.max()) + 1 if len(labels) else 0):
         idx = np.flatnonzero(labels == g)
-        token = representative(
-            [phrases[i] for i in idx], weights[idx], vectors[idx], token_vectors, is_stop
-        )
-        name = lemma(token) if " " not in token else token
-        by_name.setdefault(name, []).extend(int(i) for i in idx)
+        members = [phrases[i] for i in idx]
+        token = representative(members, weights[idx], vectors[idx], token_vectors, is_stop)
+        word = lemma(token) if " " not in token else token
+        colours = frozenset.intersection(*(frozenset(p.split()) & COLOUR_WORDS for p in members))
+        colour = next(iter(colours)) if len(colours) == 1 and word not in colours else None
+        by_word.setdefault(word, []).append((colour, [int(i) for i in idx]))
+    by_name: dict[str, list[int]] = {}
+    for word, found in by_word.items():
+        distinct = {colour for colour, _ in found if colour is not None}
+        for colour, idx in found:
+            name = f"{colour} {word}" if colour is not None and len(distinct) > 1 else word
+            by_name.setdefault(name, []).extend(idx)
     groups = [
         NamedGroup(name, sorted(members), float(weights[members].sum()))
         for name, members in by_name.items()

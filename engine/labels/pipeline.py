@@ -1,5 +1,9 @@
 """`LabelPipeline`: clean crowd replies, embed them, group them into named concepts.
 
+Grouping corrects misspelt words against a word list (typos.py), embeds the phrases, folds what
+WordNet knows into their distances when its files are installed (links.py), and merges phrases up
+to the calibrated threshold (grouping.py).
+
     pipe = LabelPipeline()                       # SPACY_MODEL / SBERT_MODEL from the settings
     cleaned = pipe.clean(["Pointy EARS!", "the dog's tail"], class_name="dog")
     concepts = pipe.group([c for c in cleaned if c])
@@ -21,16 +25,19 @@ from sqlalchemy.engine import Engine, make_url
 
 from engine.labels.embed import Embedder, EmbeddingStore
 from engine.labels.grouping import (
-    DEFAULT_THRESHOLD,
     MAX_SILHOUETTE_PHRASES,
+    MERGE_THRESHOLD,
     complete_linkage,
     cosine_distances,
+    merge_linkage,
     name_groups,
     silhouette_cut,
     threshold_cut,
 )
+from engine.labels.lexicon import DEFAULT_WORDNET_DIR, WordNet, open_wordnet
+from engine.labels.links import combined_distances
 from engine.labels.text import Cleaner, load_spacy
-from engine.labels.typos import typo_parents
+from engine.labels.typos import Vocabulary, corrections, english_vocabulary
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +88,16 @@ class LabelPipeline:
         *,
         cache: bool | Engine = True,
         threshold: float | None = None,
+        silhouette: bool = False,
+        wordnet: Path | str | None = DEFAULT_WORDNET_DIR,
+        vocabulary: Vocabulary | None = None,
     ) -> None:
         """`cache`: True = the configured database when usable, an Engine = that database,
-        False = memory only. `threshold`: cut groups at this cosine distance instead of choosing
-        the number of groups by silhouette."""
+        False = memory only. `threshold`: merge phrases up to this distance (default: the one
+        calibrated on the evaluation sets); `silhouette`: choose the number of groups by
+        silhouette per call instead. `wordnet`: the directory of WordNet's noun files, None for
+        none (lexical links are then skipped). `vocabulary`: the words typos are corrected
+        into (default: wordfreq's English list)."""
         if spacy_model is None or sbert_model is None:
             from storage.settings import get_settings
 
@@ -94,6 +107,9 @@ class LabelPipeline:
         self.spacy_model = spacy_model
         self.sbert_model = sbert_model
         self.threshold = threshold
+        self.silhouette = silhouette
+        self._wordnet_dir = wordnet
+        self._vocabulary = vocabulary
         self._cache_option = cache
         self._cleaner: Cleaner | None = None
         self._embedder: Embedder | None = None
@@ -123,6 +139,16 @@ class LabelPipeline:
                 store = EmbeddingStore(option)
             self._embedder = Embedder(self.sbert_model, store)
         return self._embedder
+
+    @property
+    def wordnet(self) -> WordNet | None:
+        return open_wordnet(self._wordnet_dir) if self._wordnet_dir is not None else None
+
+    @property
+    def vocabulary(self) -> Vocabulary:
+        if self._vocabulary is None:
+            self._vocabulary = english_vocabulary()
+        return self._vocabulary
 
     # -- the three steps ----------------------------------------------------------------------
 
@@ -172,16 +198,17 @@ class LabelPipeline:
         freq = np.zeros(len(distinct), dtype=np.float64)
         for phrase, w in zip(phrases, weights, strict=True):
             freq[position[phrase]] += float(w)
-        # Misspellings join the word they misspell before synonyms are grouped.
-        parent = typo_parents(distinct, freq)
-        roots = sorted(set(parent))
+        # Misspellings are corrected before synonyms are grouped: phrases that read the same
+        # once corrected are one phrase for the grouping.
+        fixed = self._corrected(distinct, freq)
+        roots = sorted(set(fixed))
         root_position = {r: k for k, r in enumerate(roots)}
         # One batch for the phrases and every candidate word of the representatives.
         words = sorted({w for p in distinct for w in p.split() if not self.cleaner.is_stop(w)})
-        self.embed(distinct + words)
+        self.embed(sorted(set(distinct) | set(roots) | set(words)))
         vectors = self.embed(distinct)
-        root_labels = self._cut(vectors[roots], threshold)
-        labels = np.array([root_labels[root_position[parent[i]]] for i in range(len(distinct))])
+        root_labels = self._cut(roots, self.embed(roots), threshold)
+        labels = np.array([root_labels[root_position[fixed[i]]] for i in range(len(distinct))])
         named = name_groups(
             distinct,
             freq,
@@ -202,18 +229,24 @@ class LabelPipeline:
             for j, g in enumerate(named)
         ]
 
-    def _cut(self, vectors: np.ndarray, threshold: float | None) -> np.ndarray:
+    def _corrected(self, distinct: Sequence[str], freq: np.ndarray) -> list[str]:
+        """Each distinct phrase with its misspelt words corrected (see typos.corrections)."""
+        counts: dict[str, float] = {}
+        for phrase, f in zip(distinct, freq, strict=True):
+            for token in phrase.split():
+                counts[token] = counts.get(token, 0.0) + float(f)
+        fixes = corrections(counts, self.vocabulary, self.cleaner.lemma)
+        return [" ".join(fixes.get(t, t) for t in phrase.split()) for phrase in distinct]
+
+    def _cut(self, phrases: list[str], vectors: np.ndarray, threshold: float | None) -> np.ndarray:
         n = vectors.shape[0]
         if n == 1:
             return np.zeros(1, dtype=np.int64)
         dist = cosine_distances(vectors)
-        tree = complete_linkage(dist)
         threshold = threshold if threshold is not None else self.threshold
-        if threshold is None and n > MAX_SILHOUETTE_PHRASES:
-            log.warning(
-                "labels: %d distinct phrases in one class; grouping by distance threshold", n
-            )
-            threshold = DEFAULT_THRESHOLD
-        if threshold is not None:
-            return threshold_cut(tree, n, threshold)
-        return silhouette_cut(tree, dist).labels
+        if threshold is None and self.silhouette and n <= MAX_SILHOUETTE_PHRASES:
+            return silhouette_cut(complete_linkage(dist), dist).labels
+        if threshold is None:
+            threshold = MERGE_THRESHOLD
+        dist = combined_distances(phrases, dist, self.wordnet, consider_below=threshold)
+        return threshold_cut(merge_linkage(dist), n, threshold)

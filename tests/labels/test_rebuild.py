@@ -247,12 +247,13 @@ def test_new_answers_rebuild_only_their_class(world: World) -> None:
 
     q = world.participant(trust=0.5)
     world.play(q, world.cluster(CAT, 1, L1, 0), ["whiskers"])
-    world.play(q, world.cluster(CAT, 1, L1, 1), ["long tail"])
+    world.play(q, world.cluster(CAT, 1, L1, 1), ["striped tail"])
     world.play(q, world.cluster(CAT, 0, L1, 0), ["whisker"])
     rebuild_module._pipelines.clear()
     second = rebuild()
     assert second.ok and second.generation == 2 and second.classes_rebuilt == [CAT]
-    # Only phrases never seen before go through the model: "long tail" and its words.
+    # Only phrases never seen before go through the model: "striped tail" and its words (a
+    # pattern word stays in the phrase; a size word such as "long" would be dropped).
     assert 1 <= second.embedded <= 3
     assert _payloads(world.engine, DOG) == dog_before  # carried over, charts not redrawn
     after = chart_files(world.data_dir)

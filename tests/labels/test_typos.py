@@ -1,42 +1,71 @@
-"""Typo folding: which phrase misspells which."""
+"""Typo correction: edit distances, and which tokens are corrected into what."""
 
 from __future__ import annotations
 
 import pytest
 
-from engine.labels.typos import is_one_edit, typo_parents
+from engine.labels.typos import (
+    Vocabulary,
+    corrections,
+    damerau_levenshtein,
+    english_vocabulary,
+)
 
 
 @pytest.mark.parametrize(
-    ("a", "b", "expected"),
+    ("a", "b", "edits"),
     [
-        ("neck", "nek", True),  # deletion
-        ("seat", "seet", True),  # substitution
-        ("branch", "brnach", True),  # neighbours swapped
-        ("hair", "hiar", True),
-        ("wheel", "wheels", True),  # insertion
-        ("tail", "tale", False),  # two edits
-        ("beak", "beak", False),  # equal is no typo
-        ("sky", "skyyy", False),
+        ("neck", "nek", 1),  # deletion
+        ("seat", "seet", 1),  # substitution
+        ("wheel", "wheels", 1),  # insertion
+        ("chain", "chian", 1),  # a swap of neighbours is one edit
+        ("tail", "tale", 2),
+        ("handlebars", "hnadlebars", 1),
+        ("kettle", "kettel", 1),
+        ("paws", "pawss", 1),
+        ("paw", "pawss", 2),
+        ("ca", "abc", 3),  # restricted: a swapped pair is not edited again
+        ("", "abc", 3),
+        ("same", "same", 0),
     ],
 )
-def test_one_edit(a: str, b: str, expected: bool) -> None:
-    assert is_one_edit(a, b) is expected
-    assert is_one_edit(b, a) is expected
+def test_damerau_levenshtein(a: str, b: str, edits: int) -> None:
+    assert damerau_levenshtein(a, b) == edits
+    assert damerau_levenshtein(b, a) == edits
 
 
-def test_rare_misspelling_points_at_frequent_word_and_chains_resolve() -> None:
-    phrases = ["branch", "brnach", "brnaches", "cat", "cap", "blue sky", "blue skyy"]
-    freq = [6, 2, 1, 5, 1, 3, 1]
-    parents = typo_parents(phrases, freq)
-    assert phrases[parents[1]] == "branch"
-    assert phrases[parents[2]] == "brnaches"  # two edits from branch: stays itself
-    assert parents[4] == 4  # short words are never typos of each other
-    assert parents[6] == 6  # only single words are folded
+WORDS = Vocabulary(
+    {"chain": 4.6, "chin": 4.0, "horse": 4.9, "house": 5.6, "water": 5.6, "paws": 3.4,
+     "crosswalk": 2.6, "teh": 3.0, "kettle": 3.6}
+)  # fmt: skip
 
 
-def test_equally_frequent_words_are_both_kept() -> None:
-    phrases = ["horse", "house"]
-    assert typo_parents(phrases, [3, 3]) == [0, 1]
-    # A word given at least twice as often absorbs its one-edit neighbour.
-    assert typo_parents(phrases, [6, 3]) == [0, 0]
+def _lemma(word: str) -> str:
+    return {"paws": "paw"}.get(word, word)
+
+
+def test_out_of_vocabulary_tokens_are_corrected_even_when_rare_in_the_crowd() -> None:
+    # "chian" typed as often as "chain": the old frequency rule kept it; the word list fixes it.
+    fixed = corrections({"chian": 2, "chain": 2, "kettel": 1, "pawss": 1}, WORDS, _lemma)
+    assert fixed == {"chian": "chain", "kettel": "kettle", "pawss": "paw"}
+
+
+def test_known_words_are_never_corrected_into_others() -> None:
+    # "house" is one edit from a crowd favourite, but a word; "teh" is on the list (above the
+    # floor), "crosswalk" is rarer than the floor but typed three times by the crowd.
+    counts = {"horse": 20, "house": 1, "teh": 1, "crosswalk": 3, "crosswlak": 1}
+    assert corrections(counts, WORDS, _lemma) == {"crosswlak": "crosswalk"}
+
+
+def test_crowd_words_win_ties_and_short_tokens_stay() -> None:
+    # "chian" is one edit from both "chain" and "chin": the crowd's word wins.
+    assert corrections({"chian": 1, "chin": 3}, WORDS, _lemma) == {"chian": "chin"}
+    assert corrections({"chian": 1, "chain": 3}, WORDS, _lemma) == {"chian": "chain"}
+    assert corrections({"wtr": 1}, WORDS, _lemma) == {}
+
+
+def test_the_english_vocabulary_loads_from_the_package() -> None:
+    english = english_vocabulary()
+    assert english.zipf("building") > 4.0
+    assert english.zipf("hnadlebars") == 0.0
+    assert (1, "stove") in english.near("stoev", 1)
