@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine.report_parts import Line, nice_ceiling, trend_svg
+from engine.report_parts import Line, nice_ceiling, score_bar, trend_legend, trend_svg
 from storage.cli import main
 from tests.labels.test_rebuild import CAT, L1, dog_scenario
 from tests.labels.world import World
@@ -38,6 +41,29 @@ def test_a_gap_is_drawn_as_a_gap_on_the_stated_scale() -> None:
     ticks = re.findall(r'text-anchor="end" font-size="13">([^<]+)<', svg)
     assert ticks == ["0", "0.5", "1", "1.5", "2"]  # fixed axis from 0, the stated scale
     assert [nice_ceiling(v) for v in (0.0, 0.3, 0.85, 1.0, 2.2, 7)] == [1, 0.5, 1, 1, 2.5, 10]
+
+
+# Concept names are typed by the crowd: markup, quotes, entities, control-free Unicode.
+names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=names,
+    means=st.lists(
+        st.one_of(st.none(), st.floats(min_value=0, max_value=1e6)), min_size=1, max_size=6
+    ),
+)
+def test_crowd_names_stay_text_in_the_svg_and_legend(name: str, means: list) -> None:
+    line = Line(name, means, 0.5)
+    svg = trend_svg([f"layer {i}" for i in range(len(means))], [line], 2.0)
+    root = ET.fromstring(svg)  # well-formed: nothing the crowd typed opened or closed a tag
+    titles = [t.text for t in root.iter("title")]
+    assert len(titles) == sum(m is not None for m in means)
+    assert all(t.startswith(f"{name}: ") for t in titles)  # the name, unchanged, as text
+    legend = ET.fromstring(trend_legend([line]))
+    assert "".join(legend.itertext()).startswith(name)
+    assert "width:100%" in score_bar(1e6, 1.0) and "width:0%" in score_bar(0.0, 1.0)
 
 
 @pytest.fixture
