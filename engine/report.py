@@ -364,7 +364,7 @@ article{margin-bottom:24px}small{color:#666;font-weight:normal}nav a{margin-righ
 .card h4{margin:0 0 4px}.example{width:48px;height:48px;object-fit:cover;margin-right:3px;border-radius:3px}
 .bar{display:inline-block;width:60px;height:9px;background:#eee;vertical-align:middle}
 .bar span{display:block;height:100%;background:#0072B2}
-.trends{max-width:760px}.trend{width:100%;height:auto;display:block}
+.trends{max-width:560px}.trend{width:100%;height:auto;display:block}
 .legend{list-style:none;padding:0;margin:2px 0;display:flex;flex-wrap:wrap;gap:4px 16px}
 .swatch{display:inline-block;width:14px;height:4px;margin-right:6px;vertical-align:middle}
 .colourbar{display:flex;align-items:center;gap:6px;max-width:420px;margin-top:4px}

@@ -51,9 +51,9 @@ def trend_svg(layer_labels: Sequence[str], lines: Sequence[Line], scale: float) 
 
     The SVG scales to its container's width (viewBox), so it fits a phone and a wide screen.
     """
-    # Narrow enough that 13-unit text stays about 10 px tall when scaled to a 400 px phone.
-    width, height = 480, 250
-    left, right, top, bottom = 50, 12, 12, 56
+    # About a phone's width, so that 13-unit text stays 12 px tall on a 400 px screen.
+    width, height = 400, 230
+    left, right, top, bottom = 46, 10, 10, 52
     plot_w, plot_h = width - left - right, height - top - bottom
     n = max(1, len(layer_labels))
 

@@ -59,7 +59,9 @@ class FilePacker:
         if name in self.packed:
             return name
         source = (self._root / relative).resolve()
-        if self._root not in source.parents or not source.is_file():
+        # A name with ".." or a leading "/" could write outside the folder it is unpacked into.
+        unsafe = name.startswith("/") or ".." in PurePosixPath(name).parts
+        if unsafe or self._root not in source.parents or not source.is_file():
             self.missing.add(name)
             return None
         self._zf.write(source, name)

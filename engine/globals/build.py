@@ -152,7 +152,9 @@ def explain_class(
     folder = class_dir(ctx.class_index, ctx.class_name)
     # File names are unique on their own (exports may flatten the folders).
     stem = f"{folder}/c{ctx.class_index:04d}"
-    trend_file = f"{stem}-trend-g{ctx.generation}.png" if ctx.draw and merged else None
+    # No trend chart for a class with nothing rising or fading: an empty chart says nothing.
+    has_trends = bool(rising or falling)
+    trend_file = f"{stem}-trend-g{ctx.generation}.png" if ctx.draw and has_trends else None
     jobs: list[Callable[[], None]] = []
     if trend_file is not None:
         lines = [

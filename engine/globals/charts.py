@@ -154,17 +154,27 @@ def draw_trend_chart(
     """Mean score per layer of the concepts that grow and fade most with depth."""
     from matplotlib.figure import Figure
 
+    # Only the groups that have lines get a panel, and every panel's score axis starts at 0 and
+    # shares one top, so two charts are compared by their lines, not by their axes.
+    panels = [
+        (lines, heading)
+        for lines, heading in (
+            (rising, "rising with depth (slope per layer)"),
+            (falling, "fading with depth (slope per layer)"),
+        )
+        if lines
+    ]
+    values = [m for lines, _ in panels for line in lines for m in line.means if m is not None]
+    top = max([*values, 0.0]) * 1.1 or 1.0
+
     def build() -> Any:
-        fig = Figure(figsize=(WIDTH / DPI, 13.0), dpi=DPI)
-        axes = fig.subplots(2, 1)
+        fig = Figure(figsize=(WIDTH / DPI, 6.5 * max(1, len(panels))), dpi=DPI)
+        axes = fig.subplots(max(1, len(panels)), 1, squeeze=False)[:, 0]
         fig.suptitle(
             plain(title), fontsize=20, fontweight="bold", x=0.03, ha="left", parse_math=False
         )
         x = np.arange(len(layer_labels))
-        for ax, lines, heading in (
-            (axes[0], rising, "rising with depth (slope per layer)"),
-            (axes[1], falling, "fading with depth (slope per layer)"),
-        ):
+        for ax, (lines, heading) in zip(axes, panels, strict=False):
             ax.set_title(heading, fontsize=16, loc="left", parse_math=False)
             for line in lines:
                 y = np.array([np.nan if m is None else m for m in line.means], dtype=np.float64)
@@ -176,10 +186,7 @@ def draw_trend_chart(
                     markersize=6,
                     label=f"{plain(line.name, 60)} ({line.slope:+.2f})",
                 )
-            if not lines:
-                ax.text(
-                    0.5, 0.5, "none", transform=ax.transAxes, ha="center", fontsize=14, color="#666"
-                )
+            ax.set_ylim(0.0, top)
             ax.set_xticks(x)
             ax.set_xticklabels(
                 [plain(label, 60) for label in layer_labels],
@@ -191,17 +198,20 @@ def draw_trend_chart(
             ax.tick_params(axis="y", labelsize=12)
             ax.set_ylabel("mean score per image", fontsize=13)
             ax.grid(alpha=0.3)
-            if lines:
-                legend = ax.legend(
-                    fontsize=12,
-                    loc="upper left",
-                    bbox_to_anchor=(0.0, -0.28),
-                    ncol=2,
-                    frameon=False,
-                )
-                for entry in legend.get_texts():  # legend labels take no parse_math argument
-                    entry.set_parse_math(False)
-        fig.subplots_adjust(left=0.1, right=0.97, top=0.93, bottom=0.14, hspace=0.95)
+            legend = ax.legend(
+                fontsize=12,
+                loc="upper left",
+                bbox_to_anchor=(0.0, -0.28),
+                ncol=2,
+                frameon=False,
+            )
+            for entry in legend.get_texts():  # legend labels take no parse_math argument
+                entry.set_parse_math(False)
+        # Margins in inches (title above; rotated layer names and the legend below each panel).
+        height = 6.5 * max(1, len(panels))
+        fig.subplots_adjust(
+            left=0.1, right=0.97, top=1 - 0.9 / height, bottom=1.9 / height, hspace=0.95
+        )
         return fig
 
     _write_png(path, _rasterise(build))

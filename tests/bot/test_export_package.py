@@ -125,3 +125,20 @@ def test_with_images_from_the_command_line(
     with zipfile.ZipFile(out) as archive:
         names = archive.namelist()
     assert any(n.startswith("crops/") for n in names), names
+
+
+def test_only_files_inside_data_dir_are_packed_under_safe_names(tmp_path: Path) -> None:
+    from storage.export_parts import FilePacker
+
+    data = tmp_path / "data"
+    (data / "maps").mkdir(parents=True)
+    (data / "maps" / "a.png").write_bytes(b"map")
+    (tmp_path / "secret.txt").write_bytes(b"server file")
+    with zipfile.ZipFile(tmp_path / "x.zip", "w") as zf:
+        packer = FilePacker(zf, data)
+        assert packer.add("maps/a.png") == "maps/a.png"
+        for hostile in ("../secret.txt", str(tmp_path / "secret.txt"), "maps/../maps/a.png"):
+            assert packer.add(hostile) is None, hostile
+        assert packer.add("maps/missing.png") is None
+    with zipfile.ZipFile(tmp_path / "x.zip") as zf:
+        assert zf.namelist() == ["maps/a.png"]

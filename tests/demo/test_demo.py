@@ -111,9 +111,14 @@ def test_export_matches_the_database(demo: dict) -> None:
         everything = b"".join(archive.read(name) for name in names if not name.endswith(".png"))
     assert {"participants.csv", "plays.csv", "answers.csv", "concepts.csv"} <= names
     charts = [name for name in names if name.startswith("charts/")]
-    # Every class with global explanations brings its layer-trend chart along with its panels.
-    assert sum("trend" in name for name in charts) == len(
-        {e["class_index"] for e in json.loads(archive_globals(demo))["explanations"]}
+    # Every class with rising or fading concepts brings its layer-trend chart with its panels.
+    explanations = json.loads(archive_globals(demo))["explanations"]
+    with_trends = {e["class_index"] for e in explanations if e["payload"]["trend_chart_file"]}
+    assert with_trends and sum("trend" in name for name in charts) == len(with_trends)
+    assert all(
+        bool(e["payload"]["trend_chart_file"])
+        == bool(e["payload"]["rising"] or e["payload"]["falling"])
+        for e in explanations
     )
     manifest_counts = manifest["counts"]
     for table in ("participants", "plays", "answers", "concepts"):

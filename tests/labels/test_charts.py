@@ -77,3 +77,15 @@ def test_merged_map_is_the_weighted_mean() -> None:
     merged = merged_map([a, b], [3.0, 1.0])
     # (3·a + 1·b)/4 = 0.25 except the corner, then min-max normalised to [0, 1].
     assert merged[0, 0] == 0.0 and np.allclose(merged[1:, :], 1.0)
+
+
+def test_trend_chart_draws_only_the_groups_it_has(tmp_path: Path) -> None:
+    lines = [TrendLine("ear", [0.8, None, 0.9], 0.05)]
+    both, rising_only = tmp_path / "both.png", tmp_path / "rising.png"
+    draw_trend_chart(
+        both, "dog", ["a", "b", "c"], lines, [TrendLine("grass", [1.0, 0.2, None], -0.8)]
+    )
+    draw_trend_chart(rising_only, "dog", ["a", "b", "c"], lines, [])
+    with PILImage.open(both) as two, PILImage.open(rising_only) as one:
+        # No empty "fading: none" panel: one group takes half the height of two.
+        assert one.height * 2 == two.height

@@ -281,8 +281,11 @@ def test_new_answers_rebuild_only_their_class(world: World) -> None:
         for c in (DOG, CAT)
         for p in _payloads(world.engine, c).values()
         for f in {p["chart_file"], p["trend_chart_file"]}
+        if f is not None
     ]
-    assert len({Path(f).name for f in charts}) == len(set(charts)) == 5  # dog 2 + 1, cat 1 + 1
+    # dog: 2 panels + its trend; cat: 1 panel, and no trend chart (nothing rises or fades).
+    assert len({Path(f).name for f in charts}) == len(set(charts)) == 4
+    assert all(p["trend_chart_file"] is None for p in _payloads(world.engine, CAT).values())
 
 
 def test_concepts_keep_their_ids_and_names(world: World) -> None:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine.report_parts import Line, nice_ceiling, trend_svg
+from engine.report_parts import Line, nice_ceiling, score_bar, trend_legend, trend_svg
 from storage.cli import main
 from tests.labels.test_rebuild import CAT, L1, dog_scenario
 from tests.labels.world import World
@@ -38,6 +41,29 @@ def test_a_gap_is_drawn_as_a_gap_on_the_stated_scale() -> None:
     ticks = re.findall(r'text-anchor="end" font-size="13">([^<]+)<', svg)
     assert ticks == ["0", "0.5", "1", "1.5", "2"]  # fixed axis from 0, the stated scale
     assert [nice_ceiling(v) for v in (0.0, 0.3, 0.85, 1.0, 2.2, 7)] == [1, 0.5, 1, 1, 2.5, 10]
+
+
+# Concept names are typed by the crowd: markup, quotes, entities, control-free Unicode.
+names = st.text(alphabet=st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=40)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    name=names,
+    means=st.lists(
+        st.one_of(st.none(), st.floats(min_value=0, max_value=1e6)), min_size=1, max_size=6
+    ),
+)
+def test_crowd_names_stay_text_in_the_svg_and_legend(name: str, means: list) -> None:
+    line = Line(name, means, 0.5)
+    svg = trend_svg([f"layer {i}" for i in range(len(means))], [line], 2.0)
+    root = ET.fromstring(svg)  # well-formed: nothing the crowd typed opened or closed a tag
+    titles = [t.text for t in root.iter("title")]
+    assert len(titles) == sum(m is not None for m in means)
+    assert all(t.startswith(f"{name}: ") for t in titles)  # the name, unchanged, as text
+    legend = ET.fromstring(trend_legend([line]))
+    assert "".join(legend.itertext()).startswith(name)
+    assert "width:100%" in score_bar(1e6, 1.0) and "width:0%" in score_bar(0.0, 1.0)
 
 
 @pytest.fixture
@@ -80,11 +106,18 @@ def test_layout_in_chromium(report: Path, width: int) -> None:
     options.binary_location = CHROMIUM or "chromium"
     for argument in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu"):
         options.add_argument(argument)
-    options.add_argument(f"--window-size={width},1000")
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER or "chromedriver"), options=options)
+
+    def viewport(height: int) -> None:
+        # Headless windows are at least 500 px wide; the device metrics set the real viewport.
+        metrics = {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600}
+        driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
     try:
+        viewport(1000)
         driver.get(report.resolve().as_uri())
-        inner = driver.execute_script("return window.innerWidth")
+        inner = driver.execute_script("return document.documentElement.clientWidth")
+        assert width - 20 <= inner <= width  # (less a scroll bar on the desktop)
         # Nothing sticks out sideways: the page never scrolls horizontally.
         assert driver.execute_script("return document.documentElement.scrollWidth") <= inner
         used = driver.execute_script(
@@ -103,10 +136,10 @@ def test_layout_in_chromium(report: Path, width: int) -> None:
             "return Math.min(...Array.from(document.querySelectorAll('svg.trend text')).map("
             "t => t.getBoundingClientRect().height))"
         )
-        assert smallest >= 9, f"chart text {smallest:.1f} px tall at {width} px"
+        assert smallest >= 11, f"chart text {smallest:.1f} px tall at {width} px"
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        driver.set_window_size(width, min(height + 200, 6000))
+        viewport(min(height, 6000))
         assert driver.save_screenshot(str(ARTIFACTS / f"report-{width}px.png"))
     finally:
         driver.quit()
