@@ -142,7 +142,7 @@ def label_flags(
 def over_play_limit(history: History, new_labels: int) -> bool:
     """Whether `new_labels` more would take the play past MAX_LABELS_PER_PLAY (then the message
     is refused and nothing stored)."""
-    return history.play_label_count + new_labels >= MAX_LABELS_PER_PLAY
+    return history.play_label_count + new_labels > MAX_LABELS_PER_PLAY
 
 
 def flags_text(flags: set[str]) -> str:
