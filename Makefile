@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	@echo "Installing inv and its dependencies into $(VENV) (about 6.7 GB, a few minutes; torch and its CUDA libraries are most of it)..."
+	@echo "Installing inv and its dependencies into $(VENV) (about 7 GB, a few minutes; torch and its CUDA libraries are most of it)..."
 	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	@touch $(STAMP)
 

@@ -39,7 +39,7 @@ def test_readme_tells_where_the_commands_are_and_how_to_go_live() -> None:
         ".venv/bin/inv",
         "source .venv/bin/activate",
         "darknet",
-        "6.7 GB",
+        "7 GB",
         "Why torch is pinned",
         "## Go live",
         "@BotFather",
