@@ -480,10 +480,16 @@ def simulate(
     results: list[dict[str, Any]] = []
     cpu_marks = [own_cpu()]
     child_marks = [(proc_cpu(fake_proc.pid), proc_cpu(simulator.pid))]
+    requests = [asyncio.run(server_get(url, "stats"))["requests"]]
     for line in simulator.stdout:
-        results.append(json.loads(line))
+        result = json.loads(line)
         cpu_marks.append(own_cpu())
         child_marks.append((proc_cpu(fake_proc.pid), proc_cpu(simulator.pid)))
+        # Every request the fake server saw in the phase (the bot's, getUpdates included, and
+        # the simulator's control calls), per update: a bot that sends more pays more.
+        requests.append(asyncio.run(server_get(url, "stats"))["requests"])
+        result["requests_per_update"] = (requests[-1] - requests[-2]) / max(result["sent"], 1)
+        results.append(result)
     if simulator.wait() != 0 or len(results) != len(plan):
         raise RuntimeError("the simulator failed")
     return results, cpu_marks, child_marks
@@ -524,13 +530,15 @@ def run_reference(args: argparse.Namespace, tmp: Path, *, write: bool) -> dict[s
         figures = {
             "ceiling_updates_per_s": ceiling["sent"] / ceiling["seconds"],
             "cpu_ms_per_update": 1000 * (cpu[2] - cpu[1]) / max(ceiling["sent"], 1),
+            "requests_per_update": ceiling["requests_per_update"],
             "updates": sent,
             "rows_written": written,
             "lost": bool(errors) or (written is not None and written != sent),
         }
         print(
             f"{name}: ceiling {figures['ceiling_updates_per_s']:.0f} updates/s, "
-            f"{figures['cpu_ms_per_update']:.2f} ms CPU per update"
+            f"{figures['cpu_ms_per_update']:.2f} ms CPU per update, "
+            f"{figures['requests_per_update']:.2f} server requests per update"
             + (f", {written} rows for {sent} updates" if written is not None else "")
             + (f"; errors: {errors[:3]}" if errors else "")
         )
@@ -607,7 +615,8 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         cpu_steady = 1000 * (cpu[3] - cpu[2]) / max(steady["sent"], 1)
         print(
             f"inv: ceiling {ceiling['sent']} updates in {ceiling['seconds']:.2f} s = "
-            f"{throughput:.0f} updates/s, {cpu_ceiling:.2f} ms CPU per update"
+            f"{throughput:.0f} updates/s, {cpu_ceiling:.2f} ms CPU per update, "
+            f"{ceiling['requests_per_update']:.2f} server requests per update"
         )
         print(
             f"  steady load: {steady['sent']} updates offered in {steady['sending_seconds']:.1f} s "
@@ -668,6 +677,7 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         figures: dict[str, Any] = {
             "ceiling_updates_per_s": throughput,
             "cpu_ms_per_update": cpu_ceiling,
+            "requests_per_update": ceiling["requests_per_update"],
             "steady_offered_per_s": offered,
             "steady_fraction_of_ceiling": offered / max(throughput, 1e-9),
             "steady_latency_ms": lat,
