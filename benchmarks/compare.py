@@ -1,6 +1,7 @@
 """Print two benchmark records side by side, with each figure's ratio (second / first).
 
     python benchmarks/compare.py benchmarks/results/A.json benchmarks/results/B.json
+    python benchmarks/compare.py --markdown benchmarks/results/A.json   # the README's table
 
 Figures taken on different machines or loads differ by the machines' speed; the reference rows
 and the ratios to them are what should agree. Both are listed, with each run's machine and load.
@@ -46,11 +47,42 @@ def rows(first: dict[str, Any], second: dict[str, Any]) -> list[tuple[str, str, 
     return out
 
 
+def markdown(record: dict[str, Any]) -> str:
+    """One record as the README's table: when, where, load, the references, figures, ratios."""
+    machine = record.get("machine", {})
+    load = record.get("load_average", {})
+    lines = [
+        f"`{record.get('command', '')}`, {record.get('started', '?')}, commit "
+        f"{record.get('commit', {}).get('sha', '')[:10]}; {machine.get('cpu', '?')}, "
+        f"{machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB; load average "
+        f"{load.get('before', [])} before, {load.get('after', [])} after",
+        "",
+        "| figure | value | target |",
+        "|---|---|---|",
+    ]
+    targets = record.get("targets", {})
+    for section in ("references", "figures", "ratios"):
+        for key, value in flatten(record.get(section, {}), f"{section}.").items():
+            name = key.split(".", 1)[1]
+            target = targets.get(name, {}) if section == "ratios" else {}
+            verdict = (
+                f"{target['target']} ({'met' if target['met'] else 'not met'})" if target else ""
+            )
+            lines.append(f"| {key} | {_show(value)} | {verdict} |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("first", type=Path)
-    parser.add_argument("second", type=Path)
+    parser.add_argument("second", type=Path, nargs="?")
+    parser.add_argument(
+        "--markdown", action="store_true", help="print the first record as a Markdown table"
+    )
     args = parser.parse_args(argv)
+    if args.markdown or args.second is None:
+        print(markdown(json.loads(args.first.read_text())))
+        return 0
     first, second = (json.loads(p.read_text()) for p in (args.first, args.second))
     if first.get("benchmark") != second.get("benchmark"):
         print(f"note: different benchmarks ({first.get('benchmark')} / {second.get('benchmark')})")

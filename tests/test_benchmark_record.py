@@ -57,3 +57,21 @@ def test_a_phase_can_offer_a_share_of_the_previous_phases_throughput() -> None:
     assert phase_rate({"rate": None}, None) is None
     with pytest.raises(ValueError):
         phase_rate({"rate_fraction": 0.6}, None)
+
+
+def test_one_record_becomes_a_markdown_table_with_its_date_machine_and_targets() -> None:
+    record = {
+        "command": "python benchmarks/bot_load.py",
+        "started": "2026-11-30T18:00:00+00:00",
+        "machine": {"cpu": "Some CPU", "cores": 2, "memory_gib": 8.0},
+        "load_average": {"before": [3.0, 2.0, 1.0], "after": [4.0, 2.0, 1.0]},
+        "references": {"R2": {"ceiling_updates_per_s": 200.0}},
+        "figures": {"ceiling_updates_per_s": 100.0},
+        "ratios": {"ceiling_vs_R2": 0.5},
+        "targets": {"ceiling_vs_R2": {"target": ">= 0.75", "met": False}},
+    }
+    table = compare.markdown(record)
+    assert "2026-11-30T18:00:00+00:00" in table and "Some CPU, 2 cores" in table
+    assert "[3.0, 2.0, 1.0] before" in table
+    assert "| ratios.ceiling_vs_R2 | 0.5 | >= 0.75 (not met) |" in table
+    assert "| references.R2.ceiling_updates_per_s | 200 |  |" in table
