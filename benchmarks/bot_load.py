@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import cProfile
+import io
 import itertools
 import json
 import os
@@ -57,9 +58,30 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--players", type=int, default=1000)
     parser.add_argument(
-        "--rate", type=float, default=200.0, help="offered updates/s in the steady phase"
+        "--rate",
+        type=float,
+        default=None,
+        help="offered updates/s in the steady phase (default: --steady-fraction of the ceiling)",
+    )
+    parser.add_argument(
+        "--steady-fraction",
+        type=float,
+        default=0.6,
+        help="the steady phase offers this share of inv's ceiling measured just before",
     )
     parser.add_argument("--steady", type=float, default=20.0, help="seconds of steady load")
+    parser.add_argument(
+        "--no-references", action="store_true", help="skip the reference bots R1 and R2"
+    )
+    parser.add_argument(
+        "--switch-interval",
+        type=float,
+        default=None,
+        help="sys.setswitchinterval for this process, every bot alike (default: Python's 5 ms)",
+    )
+    parser.add_argument(
+        "--no-record", action="store_true", help="write no JSON record to benchmarks/results/"
+    )
     parser.add_argument("--backlog", type=int, default=5000, help="updates in the saturation phase")
     parser.add_argument(
         "--concurrency",
@@ -412,26 +434,136 @@ async def group_check(url: str, bot_thread: Any) -> dict[str, Any]:
     }
 
 
-# ---- main ------------------------------------------------------------------------------------
+# ---- one bot under load ------------------------------------------------------------------------
 
 
-def main() -> int:
-    args = parse_args()
-    tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
-    admin_url, db_name = prepare_environment(args, tmp)
+def phase_plan(args: argparse.Namespace, *, steady: bool) -> list[dict[str, Any]]:
+    """join (every player /start + consent), the saturation ceiling and, for inv, steady load."""
+    plan: list[dict[str, Any]] = [
+        {"name": "join", "rate": None, "max_updates": 2 * args.players, "timeout": 900},
+        {"name": "ceiling", "rate": None, "max_updates": args.backlog, "timeout": 900},
+    ]
+    if steady:
+        step: dict[str, Any] = {"name": "steady", "duration": args.steady}
+        if args.rate:
+            step["rate"] = args.rate
+        else:
+            step["rate_fraction"] = args.steady_fraction
+        plan.append({**step, "timeout": args.steady + 120})
+    return plan
+
+
+def simulate(
+    url: str,
+    args: argparse.Namespace,
+    first_id: int,
+    plan: list[dict[str, Any]],
+    fake_proc: subprocess.Popen[str],
+) -> tuple[list[dict[str, Any]], list[float], list[tuple[float, float]]]:
+    """Run the simulator; its per-phase results with this process's and the children's CPU."""
+    command = [
+        sys.executable,
+        "-m",
+        "bot.simulate",
+        "--url",
+        url,
+        "--players",
+        str(args.players),
+        "--first-id",
+        str(first_id),
+        "--hints",
+        "1",
+        "--phases",
+        json.dumps(plan),
+    ]
+
+    def own_cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        return usage.ru_utime + usage.ru_stime
+
+    simulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    assert simulator.stdout is not None
+    results: list[dict[str, Any]] = []
+    cpu_marks = [own_cpu()]
+    child_marks = [(proc_cpu(fake_proc.pid), proc_cpu(simulator.pid))]
+    requests = [asyncio.run(server_get(url, "stats"))["requests"]]
+    for line in simulator.stdout:
+        result = json.loads(line)
+        cpu_marks.append(own_cpu())
+        child_marks.append((proc_cpu(fake_proc.pid), proc_cpu(simulator.pid)))
+        # Every request the fake server saw in the phase (the bot's, getUpdates included, and
+        # the simulator's control calls), per update: a bot that sends more pays more.
+        requests.append(asyncio.run(server_get(url, "stats"))["requests"])
+        result["requests_per_update"] = (requests[-1] - requests[-2]) / max(result["sent"], 1)
+        results.append(result)
+    if simulator.wait() != 0 or len(results) != len(plan):
+        raise RuntimeError("the simulator failed")
+    return results, cpu_marks, child_marks
+
+
+def run_reference(args: argparse.Namespace, tmp: Path, *, write: bool) -> dict[str, Any]:
+    """R1 (write=False) or R2 through a fresh fake server: its ceiling and CPU per update."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    from benchmarks.bot_reference import RowWriter, build_reference, upload_photo
+    from bot.app import BotThread
+
+    name = "R2" if write else "R1"
+    fake_proc, url = start_fake_server()
+    writer = RowWriter(tmp / "data" / "inv.db") if write else None
+    bot_thread = None
+    try:
+        asyncio.run(control(url, [{"op": "user", "user_id": WARM_CHAT}]))
+        app = build_reference(
+            token=TOKEN,
+            base_url=f"{url}/bot",
+            base_file_url=f"{url}/file/bot",
+            concurrency=args.concurrency,
+            writer=writer,
+        )
+        bot_thread = BotThread(app, poll_timeout=10, poll_interval=args.poll_interval).start()
+        buffer = io.BytesIO()
+        pixels = np.random.default_rng(0).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+        PILImage.fromarray(pixels, "RGB").save(buffer, "PNG")
+        bot_thread.call(upload_photo(app, WARM_CHAT, buffer.getvalue()))
+        plan = phase_plan(args, steady=False)
+        results, cpu, _children = simulate(url, args, FIRST_ID, plan, fake_proc)
+        _join, ceiling = results
+        sent = sum(r["sent"] for r in results)
+        errors = [e for r in results for e in r["errors"]]
+        written = writer.count() if writer is not None else None
+        figures = {
+            "ceiling_updates_per_s": ceiling["sent"] / ceiling["seconds"],
+            "cpu_ms_per_update": 1000 * (cpu[2] - cpu[1]) / max(ceiling["sent"], 1),
+            "requests_per_update": ceiling["requests_per_update"],
+            "updates": sent,
+            "rows_written": written,
+            "lost": bool(errors) or (written is not None and written != sent),
+        }
+        print(
+            f"{name}: ceiling {figures['ceiling_updates_per_s']:.0f} updates/s, "
+            f"{figures['cpu_ms_per_update']:.2f} ms CPU per update, "
+            f"{figures['requests_per_update']:.2f} server requests per update"
+            + (f", {written} rows for {sent} updates" if written is not None else "")
+            + (f"; errors: {errors[:3]}" if errors else "")
+        )
+        return figures
+    finally:
+        if bot_thread is not None:
+            bot_thread.stop()
+        if writer is not None:
+            writer.close()
+        fake_proc.terminate()
+        fake_proc.wait()
+
+
+def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
+    """inv's bot: warm-up, join, ceiling, steady at a share of that ceiling; the database check."""
     from bot.app import BotThread, build_application
-    from storage import migrate
-    from storage.db import get_engine
     from storage.settings import get_settings
 
     settings = get_settings()
-    migrate.upgrade(get_engine())
-    started = time.monotonic()
-    clusters = seed(args.images)
-    print(
-        f"database: {'PostgreSQL' if admin_url else 'SQLite'}; {clusters} challenges seeded "
-        f"in {time.monotonic() - started:.1f} s"
-    )
     fake_proc, url = start_fake_server()
     bot_thread = None
     profiler = cProfile.Profile() if args.profile else None
@@ -441,6 +573,8 @@ def main() -> int:
                 url, [{"op": "user", "user_id": WARM_CHAT}, {"op": "user", "user_id": ADMIN_ID}]
             )
         )
+        # The flood limit is set here, never taken from the environment: the simulated players
+        # act as soon as a reply comes, which the limit (meant for people) would refuse.
         app = build_application(
             settings,
             token=TOKEN,
@@ -456,51 +590,16 @@ def main() -> int:
         started = time.monotonic()
         warmed = bot_thread.call(warm_photos(app), timeout=900)
         print(
-            f"warm-up: {warmed} photos rendered and uploaded once in {time.monotonic() - started:.1f} s"
+            f"inv warm-up: {warmed} photos rendered and uploaded once in {time.monotonic() - started:.1f} s"
         )
-
-        phases = [
-            {
-                "name": "steady",
-                "rate": args.rate,
-                "duration": args.steady,
-                "timeout": args.steady + 120,
-            },
-            {"name": "ceiling", "rate": None, "max_updates": args.backlog, "timeout": 900},
-        ]
-        command = [
-            sys.executable,
-            "-m",
-            "bot.simulate",
-            "--url",
-            url,
-            "--players",
-            str(args.players),
-            "--first-id",
-            str(FIRST_ID),
-            "--hints",
-            "1",
-            "--phases",
-            json.dumps(phases),
-        ]
         if profiler is not None:
 
             async def enable() -> None:
                 profiler.enable()
 
             bot_thread.call(enable())
-        simulator = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
-        assert simulator.stdout is not None
-        results = []
-        cpu_marks = [resource.getrusage(resource.RUSAGE_SELF)]
-        child_marks = [(proc_cpu(fake_proc.pid), proc_cpu(simulator.pid))]
-        for line in simulator.stdout:
-            results.append(json.loads(line))
-            cpu_marks.append(resource.getrusage(resource.RUSAGE_SELF))
-            child_marks.append((proc_cpu(fake_proc.pid), proc_cpu(simulator.pid)))
-        if simulator.wait() != 0 or len(results) != 2:
-            print("the simulator failed", file=sys.stderr)
-            return 1
+        plan = phase_plan(args, steady=True)
+        results, cpu, child = simulate(url, args, FIRST_ID, plan, fake_proc)
         if profiler is not None:
 
             async def disable() -> None:
@@ -508,8 +607,8 @@ def main() -> int:
 
             bot_thread.call(disable())
             pstats.Stats(profiler).dump_stats(str(args.profile))
+        join, ceiling, steady = results
 
-        steady, ceiling = results
         rows = (asyncio.run(server_get(url, "latencies", since=steady["started_at"] + 2.0)))[
             "latencies"
         ]
@@ -517,14 +616,37 @@ def main() -> int:
         queued = [q for t, _lat, q in rows if t <= steady["started_at"] + args.steady]
         lat = percentiles(in_window)
         offered = steady["sent"] / steady["sending_seconds"] if steady["sending_seconds"] else 0.0
+        throughput = ceiling["sent"] / ceiling["seconds"] if ceiling["seconds"] else 0.0
+        cpu_ceiling = 1000 * (cpu[2] - cpu[1]) / max(ceiling["sent"], 1)
+        cpu_steady = 1000 * (cpu[3] - cpu[2]) / max(steady["sent"], 1)
         print(
-            f"\nsteady load: {steady['sent']} updates offered in {steady['sending_seconds']:.1f} s "
-            f"({offered:.0f} updates/s), {args.players} players, rate limiter {'on' if args.rate_limiter else 'off'}"
+            f"inv: ceiling {ceiling['sent']} updates in {ceiling['seconds']:.2f} s = "
+            f"{throughput:.0f} updates/s, {cpu_ceiling:.2f} ms CPU per update, "
+            f"{ceiling['requests_per_update']:.2f} server requests per update"
+        )
+        print(
+            f"  steady load: {steady['sent']} updates offered in {steady['sending_seconds']:.1f} s "
+            f"({offered:.0f} updates/s = {offered / max(throughput, 1e-9):.2f} of the ceiling), "
+            f"{args.players} players, rate limiter {'on' if args.rate_limiter else 'off'}"
         )
         print(
             f"  latency getUpdates hand-out -> first reply request (n={lat['n']}): "
             f"p50 {lat['p50']:.1f} ms, p95 {lat['p95']:.1f} ms, p99 {lat['p99']:.1f} ms, max {lat['max']:.1f} ms"
         )
+        q = percentiles(queued)
+        print(
+            f"  (time queued at the server before hand-out: p50 {q['p50']:.1f} ms, p99 {q['p99']:.1f} ms)"
+        )
+        print(f"  bot process CPU in the steady phase: {cpu_steady:.2f} ms per update")
+        for name, result, (fa, sa), (fb, sb) in (
+            ("ceiling", ceiling, child[1], child[2]),
+            ("steady", steady, child[2], child[3]),
+        ):
+            n = max(result["sent"], 1)
+            print(
+                f"  fake server / simulator CPU in the {name} phase: {1000 * (fb - fa) / n:.2f} / "
+                f"{1000 * (sb - sa) / n:.2f} ms per update"
+            )
         if args.timeline:
             for second in range(int(args.steady)):
                 t0 = steady["started_at"] + second
@@ -534,77 +656,134 @@ def main() -> int:
                     print(
                         f"    t={second:3d}s n={w['n']:4d} p50 {w['p50']:6.1f} max {w['max']:6.1f} ms"
                     )
-        q = percentiles(queued)
-        print(
-            f"  (time queued at the server before hand-out: p50 {q['p50']:.1f} ms, p99 {q['p99']:.1f} ms)"
-        )
-        throughput = ceiling["sent"] / ceiling["seconds"] if ceiling["seconds"] else 0.0
-        print(
-            f"\nsaturation: {ceiling['sent']} updates in {ceiling['seconds']:.2f} s = {throughput:.0f} updates/s"
-        )
-        for name, result, a, b in (
-            ("steady", steady, cpu_marks[0], cpu_marks[1]),
-            ("saturation", ceiling, cpu_marks[1], cpu_marks[2]),
-        ):
-            cpu = (b.ru_utime - a.ru_utime) + (b.ru_stime - a.ru_stime)
-            print(
-                f"  bot process CPU in the {name} phase: {cpu:.1f} s = {1000 * cpu / max(result['sent'], 1):.2f} ms per update"
-            )
-        for name, result, (fa, sa), (fb, sb) in (
-            ("steady", steady, child_marks[0], child_marks[1]),
-            ("saturation", ceiling, child_marks[1], child_marks[2]),
-        ):
-            n = max(result["sent"], 1)
-            print(
-                f"  fake server / simulator CPU in the {name} phase: {1000 * (fb - fa) / n:.2f} / "
-                f"{1000 * (sb - sa) / n:.2f} ms per update"
-            )
 
         counts = database_counts(FIRST_ID, args.players)
         expected = {
-            "plays": ceiling["plays"],
-            "done": ceiling["done"],
-            "answers": ceiling["labels"],
-            "distinct_pairs": ceiling["plays"],
+            "plays": steady["plays"],
+            "done": steady["done"],
+            "answers": steady["labels"],
+            "distinct_pairs": steady["plays"],
             "participants": args.players,
         }
-        errors = ceiling["errors"] + steady["errors"]
+        errors = [e for r in results for e in r["errors"]]
         ok = counts == expected and not errors
         gate = app.bot_data["flood"]
-        throttled = ceiling["throttled"] + steady["throttled"]
+        throttled = sum(r["throttled"] for r in results)
         print(
-            f"\nflood limit {'off' if not gate.enabled else f'{gate.rate:g}/s burst {gate.burst}'}: "
+            f"  flood limit {'off' if not gate.enabled else f'{gate.rate:g}/s burst {gate.burst}'}: "
             f"{gate.dropped} updates dropped; {throttled} steps told to slow down and sent again "
             "(refusals, not losses)"
         )
-        print(f"database: {counts}")
-        print(f"expected: {expected}")
+        print(f"  database: {counts}")
+        print(f"  expected: {expected}")
         print(
-            f"check: {'OK, nothing lost or doubled' if ok else 'MISMATCH'}"
+            f"  check: {'OK, nothing lost or doubled' if ok else 'MISMATCH'}"
             + (f"; errors: {errors[:5]}" if errors else "")
         )
+        figures: dict[str, Any] = {
+            "ceiling_updates_per_s": throughput,
+            "cpu_ms_per_update": cpu_ceiling,
+            "requests_per_update": ceiling["requests_per_update"],
+            "steady_offered_per_s": offered,
+            "steady_fraction_of_ceiling": offered / max(throughput, 1e-9),
+            "steady_latency_ms": lat,
+            "steady_cpu_ms_per_update": cpu_steady,
+            "join_updates_per_s": join["sent"] / join["seconds"] if join["seconds"] else 0.0,
+            "database_ok": ok,
+        }
 
         if args.rate_limiter:
             body = asyncio.run(server_get(url, "events", since=0, limit=10**7))
             rates = outbound_rates(
                 body["events"], steady["started_at"], steady["started_at"] + args.steady
             )
+            figures["outbound"] = rates
             print(
                 f"\noutbound with the rate limiter (steady phase): {rates['messages']} messages, "
                 f"{rates['mean_per_s']:.1f}/s on average, at most {rates['max_in_1s']} in any 1 s window"
             )
             if args.group_check:
                 group = bot_thread.call(group_check(url, bot_thread), timeout=300)
+                figures["group"] = group
                 print(
                     f"group: {group['posts']} posts; first {group['burst']} at once, then one every "
                     f"{group['mean_gap_after_burst_s']:.2f} s; {group['posts_in_first_60s']} within the first 60 s"
                 )
-        return 0 if ok else 1
+        return figures, ok
     finally:
         if bot_thread is not None:
             bot_thread.stop()
         fake_proc.terminate()
         fake_proc.wait()
+
+
+# ---- main ------------------------------------------------------------------------------------
+
+# Targets, as ratios to R2 measured in the same run (and an absolute latency at a load that is
+# itself a share of inv's own ceiling, so it means the same on any machine).
+CEILING_AT_LEAST = 0.75
+CPU_AT_MOST = 1.4
+P99_AT_MOST_MS = 250.0
+
+
+def main() -> int:
+    from benchmarks.record import Record, load_average
+
+    args = parse_args()
+    if args.switch_interval:
+        sys.setswitchinterval(args.switch_interval)
+    record = Record("bot_load")
+    tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
+    admin_url, db_name = prepare_environment(args, tmp)
+    from storage import migrate
+    from storage.db import get_engine
+
+    print(f"load average before: {load_average()}")
+    try:
+        migrate.upgrade(get_engine())
+        started = time.monotonic()
+        clusters = seed(args.images)
+        print(
+            f"database: {'PostgreSQL' if admin_url else 'SQLite'}; {clusters} challenges seeded "
+            f"in {time.monotonic() - started:.1f} s; {args.backlog} updates for each ceiling"
+        )
+        references = {}
+        if not args.no_references:
+            for write in (False, True):
+                figures = run_reference(args, tmp, write=write)
+                references["R2" if write else "R1"] = figures
+                record.reference("R2" if write else "R1", figures)
+        figures, ok = run_inv(args)
+        record.figures(figures)
+        lost = not ok or any(r["lost"] for r in references.values())
+        print(f"\nload average after: {load_average()}")
+        if "R2" in references:
+            r2 = references["R2"]
+            ceiling = figures["ceiling_updates_per_s"] / r2["ceiling_updates_per_s"]
+            cpu = figures["cpu_ms_per_update"] / r2["cpu_ms_per_update"]
+            p99 = figures["steady_latency_ms"]["p99"]
+            record.ratio(
+                "ceiling_vs_R2", ceiling, f">= {CEILING_AT_LEAST}", ceiling >= CEILING_AT_LEAST
+            )
+            record.ratio("cpu_per_update_vs_R2", cpu, f"<= {CPU_AT_MOST}", cpu <= CPU_AT_MOST)
+            record.ratio("steady_p99_ms", p99, f"<= {P99_AT_MOST_MS:g} ms", p99 <= P99_AT_MOST_MS)
+            print("targets (inv / R2, same run):")
+            print(
+                f"  ceiling {ceiling:.2f}x R2 (target >= {CEILING_AT_LEAST}); "
+                f"CPU per update {cpu:.2f}x R2 (target <= {CPU_AT_MOST}); "
+                f"p99 {p99:.0f} ms at {figures['steady_fraction_of_ceiling']:.2f} of the ceiling "
+                f"(target <= {P99_AT_MOST_MS:g} ms); {'nothing lost' if not lost else 'LOST OR DOUBLED'}"
+            )
+            print(
+                f"  R1 {references['R1']['ceiling_updates_per_s']:.0f}/s "
+                f"{references['R1']['cpu_ms_per_update']:.2f} ms; R2 {r2['ceiling_updates_per_s']:.0f}/s "
+                f"{r2['cpu_ms_per_update']:.2f} ms; inv {figures['ceiling_updates_per_s']:.0f}/s "
+                f"{figures['cpu_ms_per_update']:.2f} ms"
+            )
+        if not args.no_record:
+            print(f"record: {record.write().relative_to(ROOT)}")
+        return 1 if lost else 0
+    finally:
         if admin_url and db_name:
             drop_database(admin_url, db_name)
 

@@ -80,7 +80,8 @@ def overlapped_run(explainer: Explainer, x: torch.Tensor, batches: int, timeline
         pass
 
 
-def speed(args: argparse.Namespace, device: torch.device) -> None:
+def speed(args: argparse.Namespace, device: torch.device) -> dict[str, float]:
+    """The timing rows, printed; returns seconds per image by row key."""
     import torchvision
 
     sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
@@ -149,6 +150,45 @@ def speed(args: argparse.Namespace, device: torch.device) -> None:
         print(f"peak GPU memory allocated through (a)-(c), (e): {inv_gpu_peak:.2f} GB")
     for explainer in (ward, tsne, tsne_paper, tsne_serial):
         explainer.close()
+    return {**best, "peak_rss_gb": inv_peak}
+
+
+def peak_memory_child(batch: int, device: torch.device) -> dict[str, float]:
+    """In a fresh process: max RSS with VGG16 and the default explainer loaded, then after one
+    batch of `batch` images explained (what `inv precompute --batch-size N` needs at least)."""
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.vgg16().eval().to(device)
+    explainer = Explainer(model, VGG_LAYERS, ExplainConfig(), device=device)
+    x = torch.randn(batch, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    loaded = peak_rss_gb()
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats()
+    explainer.explain(x)
+    gpu = torch.cuda.max_memory_allocated() / 1024**3 if device.type == "cuda" else 0.0
+    explainer.close()
+    return {"loaded_gb": loaded, "peak_gb": peak_rss_gb(), "gpu_peak_gb": gpu}
+
+
+def peak_memory(batch: int, device: torch.device) -> dict[str, float]:
+    """peak_memory_child in a new interpreter: max RSS only grows, so the rows above would hide
+    the batch's own peak."""
+    import json
+    import subprocess
+
+    out = subprocess.run(
+        [sys.executable, __file__, "--peak-memory-child", str(batch), "--device", str(device)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    figures = json.loads(out.strip().splitlines()[-1])
+    gpu = f"; GPU peak {figures['gpu_peak_gb']:.2f} GB" if device.type == "cuda" else ""
+    print(f"peak memory at batch {batch} (fresh process, default reduction, VGG16): "
+          f"{figures['peak_gb']:.2f} GB max RSS, of which model and runtime "
+          f"{figures['loaded_gb']:.2f} GB{gpu}; {load_text()}")  # fmt: skip
+    return figures
 
 
 def gradcam_nine(
@@ -307,17 +347,40 @@ def main() -> int:
     )
     parser.add_argument("--skip-agreement", action="store_true")
     parser.add_argument("--skip-speed", action="store_true")
+    parser.add_argument(
+        "--peak-batch", type=int, default=32, help="batch of the peak-memory line (0: none)"
+    )
+    parser.add_argument("--no-record", action="store_true", help="write no JSON record")
+    parser.add_argument("--peak-memory-child", type=int, default=0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     from engine.explainer import resolve_device
 
     device = resolve_device(args.device)
+    if args.peak_memory_child:
+        import json
+
+        print(json.dumps(peak_memory_child(args.peak_memory_child, device)))
+        return 0
     print(f"inv benchmark: torch {torch.__version__}, device {device}"
           + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else "") + f", {load_text()}")  # fmt: skip
+    from benchmarks.record import Record
+
+    record = Record("precompute")
     if not args.skip_speed:
-        speed(args, device)
+        best = speed(args, device)
+        # The network pass alone (a) is this run's reference: the other rows as multiples of it.
+        record.reference("a_network_pass_s_per_image", {"seconds": best["a"]})
+        record.figures({f"{key}_s_per_image": value for key, value in best.items()})
+        for key, value in best.items():
+            if key not in ("a", "peak_rss_gb"):
+                record.data["ratios"][f"{key}_x_L"] = round(value / best["a"], 4)
+    if args.peak_batch:
+        record.figures({f"batch_{args.peak_batch}_memory": peak_memory(args.peak_batch, device)})
     if not args.skip_agreement:
         agreement_run(args, device)
     print(f"\npeak memory (max RSS) at the end: {peak_rss_gb():.2f} GB; {load_text()}")
+    if not args.no_record:
+        print(f"record: {record.write()}")
     return 0
 
 

@@ -411,6 +411,18 @@ class Simulator:
         return int(stats["requests"])
 
 
+def phase_rate(phase: dict[str, Any], previous: SimulationResult | None) -> float | None:
+    """A phase's offered updates/s: its "rate", or "rate_fraction" of what the bot managed in
+    the previous phase (a load that means the same on a fast and a slow machine)."""
+    fraction = phase.get("rate_fraction")
+    if fraction is None:
+        rate = phase.get("rate")
+        return None if rate is None else float(rate)
+    if previous is None or previous.updates_per_second <= 0:
+        raise ValueError("rate_fraction needs an earlier phase that got replies")
+    return float(fraction) * previous.updates_per_second
+
+
 async def _main(args: Any) -> None:
     import json
 
@@ -420,14 +432,16 @@ async def _main(args: Any) -> None:
     ]
     async with FakeTelegramClient(args.url) as fake:
         simulator = Simulator(fake, players)
+        previous: SimulationResult | None = None
         for phase in json.loads(args.phases):
-            result = await simulator.run(
-                rate=phase.get("rate"),
+            rate = phase_rate(phase, previous)
+            previous = await simulator.run(
+                rate=rate,
                 max_updates=phase.get("max_updates"),
                 duration=phase.get("duration"),
                 timeout=phase.get("timeout", 600),
             )
-            print(json.dumps({"phase": phase, **result.to_json()}), flush=True)
+            print(json.dumps({"phase": phase, "rate": rate, **previous.to_json()}), flush=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -443,7 +457,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--phases",
         default='[{"rate": null}]',
-        help='JSON list of {"rate", "duration", "max_updates", "timeout"}',
+        help='JSON list of {"rate", "rate_fraction", "duration", "max_updates", "timeout"}; '
+        "rate_fraction: that share of the previous phase's updates/s",
     )
     args = parser.parse_args(argv)
     asyncio.run(_main(args))
