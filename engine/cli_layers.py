@@ -1,4 +1,5 @@
-"""`inv layers`: a model's hookable layers with their output shapes for a sample input."""
+"""`inv layers`: a model's hookable layers with their output shapes for a sample input, marking
+the post-activation ones (the outputs the method assumes) and the defaults."""
 
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
         or named_default_layers(loaded.module)
         or generic_default_layers(infos)
     )
-    rows = [("layer", "type", "output shape", "default")]
+    rows = [("layer", "type", "output shape", "post-activation", "default")]
     for info in infos:
         four_d = (
             info.shape is not None and len(info.shape) == 4 and info.shape[2] * info.shape[3] > 1
@@ -64,8 +65,20 @@ def run(args: argparse.Namespace) -> int:
         shape = "x".join(str(d) for d in info.shape[1:]) if info.shape else "-"
         if info.calls > 1:
             shape += f" (runs {info.calls}x: not hookable)"
-        rows.append((info.name, info.kind, shape, "*" if info.name in defaults else ""))
+        rows.append(
+            (
+                info.name,
+                info.kind,
+                shape,
+                "yes" if info.post_activation else "",
+                "*" if info.name in defaults else "",
+            )
+        )
     print(f"{loaded.name} ({len(loaded.classes)} classes), sample input 3x{size}x{size}")
     print(format_table(rows))
     print(f"\n* default layers: {','.join(n for n in (i.name for i in infos) if n in defaults)}")
+    linear = [i.name for i in infos if i.name in defaults and not i.post_activation]
+    if linear:
+        # The method's positive-activation gate and min-max of raw maps assume activated maps.
+        print(f"warning: not post-activation (maps may be negative): {','.join(linear)}")
     return 0

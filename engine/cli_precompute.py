@@ -41,6 +41,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--target", choices=TARGETS, default="predicted", help="class to explain")
     parser.add_argument("--workers", type=int, help="clustering threads (default: the CPUs)")
+    parser.add_argument(
+        "--lease-seconds",
+        type=float,
+        default=300.0,
+        help="PostgreSQL: how long images claimed by a worker that stopped answering stay "
+        "its own before other workers take them over",
+    )
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.add_argument(
         "--clean-orphans",
@@ -68,6 +75,9 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if not args.lease_seconds > 0:
+        print("inv precompute: --lease-seconds must be positive", file=sys.stderr)
+        return 2
     layers = (
         [name.strip() for name in args.layers.split(",") if name.strip()] if args.layers else None
     )
@@ -91,6 +101,7 @@ def run(args: argparse.Namespace) -> int:
             classes_file=args.classes,
             progress=not args.no_progress,
             engine=engine,
+            lease_seconds=args.lease_seconds,
         )
     except (
         ModelLoadError,

@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 # Bumped when a change to the method changes its output for the same inputs, so that stored
 # explanations made by an older method are not mistaken for current ones.
-METHOD_VERSION = 1
+METHOD_VERSION = 2
 
 Target = Literal["predicted", "true"]
 Weighting = Literal["guided", "gradcam"]
@@ -40,7 +40,8 @@ class ExplainConfig:
     seed: random state of t-SNE (and of anything else random).
     single_cluster: every kept channel in one cluster (used to check the method against Grad-CAM).
     pca_components: the cap of the PCA step, min(cap, n, h·w).
-    tsne_perplexity: the cap of the perplexity, min(cap, max(1, (n-1)/3)).
+    tsne_perplexity: t-SNE's perplexity when there are more kept maps than it; with fewer maps,
+        max(1, (n-1)/3).
     tsne_init: "pca" as in the paper; "random" only to measure t-SNE's own noise floor.
     tsne_max_iter: 500 by default, half of sklearn's 1000 that the paper ran: on EfficientNet-Lite0
         and real photos its clusterings agree with 1000 iterations' better than two 1000-iteration

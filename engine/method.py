@@ -95,12 +95,19 @@ def pca(x: np.ndarray, n_components: int) -> np.ndarray:
     return scores * signs
 
 
+def tsne_perplexity(n: int, perplexity: float = 30.0) -> float:
+    """The perplexity for `n` maps: `perplexity` (30, as the authors ran it) when n exceeds it,
+    else max(1, (n-1)/3), since t-SNE needs a perplexity below the number of points."""
+    if n > perplexity:
+        return float(perplexity)
+    return max(1.0, (n - 1) / 3)
+
+
 def tsne_embedding(vectors: np.ndarray, config: ExplainConfig) -> np.ndarray:
-    """The paper's 2-D t-SNE, with the perplexity of ARCHITECTURE §1.5."""
+    """The paper's 2-D t-SNE (PCA initialisation, fixed seed)."""
     from sklearn.manifold import TSNE
 
-    n = vectors.shape[0]
-    perplexity = min(config.tsne_perplexity, max(1.0, (n - 1) / 3))
+    perplexity = tsne_perplexity(vectors.shape[0], config.tsne_perplexity)
     tsne = TSNE(
         n_components=2,
         perplexity=perplexity,

@@ -19,7 +19,7 @@ import logging
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -241,12 +241,15 @@ def ensure_model_row(loaded: LoadedModel, engine: Engine | None = None) -> int:
     raise RuntimeError("could not create the model row")
 
 
-def explained_hashes(model_id: int, key: str, engine: Engine | None = None) -> set[str]:
+def explained_hashes(
+    model_id: int, key: str, engine: Engine | None = None, among: Sequence[str] | None = None
+) -> set[str]:
+    """Hashes of the images stored for (model, setting); only those `among` when given."""
+    query = select(ImageRow.sha256).where(ImageRow.model_id == model_id, ImageRow.config_key == key)
+    if among is not None:
+        query = query.where(ImageRow.sha256.in_(list(among)))  # type: ignore[attr-defined]
     with session_scope(engine, readonly=True) as session:
-        rows = session.exec(
-            select(ImageRow.sha256).where(ImageRow.model_id == model_id, ImageRow.config_key == key)
-        ).all()
-    return set(rows)
+        return set(session.exec(query).all())
 
 
 def is_correct(true_class: int | None, predicted: int, probability: float) -> bool:
@@ -388,8 +391,14 @@ def precompute(
     engine: Engine | None = None,
     loaded: LoadedModel | None = None,
     on_batch: Callable[[int], None] | None = None,
+    lease_seconds: float | None = None,
 ) -> PrecomputeReport:
-    """Explain every new image of `images_dir` and store it; see the module docstring."""
+    """Explain every new image of `images_dir` and store it; see the module docstring.
+
+    On PostgreSQL the images go through the shared queue of `engine.shared_precompute`, so any
+    number of workers (processes, machines) can run this at once; `lease_seconds` is how long a
+    silent worker keeps its claimed images.
+    """
     import torch
     from tqdm import tqdm
 
@@ -454,8 +463,27 @@ def precompute(
         else:
             todo.append((source, sha))
 
+    shared = None
+    chunks: Iterable[Sequence[tuple[Source, str]]] = _batches(todo, batch_size)
+    if engine.dialect.name == "postgresql":
+        from engine.shared_precompute import SharedBatches
+
+        shared = SharedBatches(
+            engine,
+            model_id,
+            key,
+            batch_size=batch_size,
+            lease_seconds=lease_seconds,
+            already_stored=lambda among: explained_hashes(model_id, key, engine, among),
+        )
+        chunks = shared.chunks(todo, lambda t: Source(Path(t.source_path), None, t.true_class))
+
     bar = tqdm(
-        total=len(todo), unit="img", desc="explaining", disable=not progress, dynamic_ncols=True
+        total=None if shared else len(todo),
+        unit="img",
+        desc="explaining",
+        disable=not progress,
+        dynamic_ncols=True,
     )
     timeline = Timeline()
 
@@ -470,30 +498,34 @@ def precompute(
         truth = [item.source.true_class for item in items] if config.target == "true" else None
         return items, explainer.forward_backward(x, truth)
 
-    def finish(_chunk: Sequence[tuple[Source, str]], passed: Passed) -> int:
+    def finish(chunk: Sequence[tuple[Source, str]], passed: Passed) -> int:
         items, result = passed
-        if result is None:
-            return 0
         stored = 0
-        for item, explanation in zip(items, explainer.cluster(result), strict=True):
-            if store_image(
-                item, explanation, model_id=model_id, key=key, data_dir=data_dir, engine=engine
-            ):
-                stored += 1
-            else:
-                report.already_done += 1
-            bar.update(1)
-        if on_batch is not None:
+        if result is not None:
+            for item, explanation in zip(items, explainer.cluster(result), strict=True):
+                if store_image(
+                    item, explanation, model_id=model_id, key=key, data_dir=data_dir, engine=engine
+                ):
+                    stored += 1
+                else:
+                    report.already_done += 1
+                bar.update(1)
+        if shared is not None:  # only now that its rows are stored is an image done
+            shared.settle_chunk(chunk, {item.sha256 for item in items}, dict(report.failed))
+        if on_batch is not None and result is not None:
             on_batch(stored)
         return stored
 
     try:
         runner = OverlappedRunner(network, finish, max_pending=1, timeline=timeline)
-        for stored in runner.run(list(_batches(todo, batch_size))):
+        for stored in runner.run(chunks):
             report.explained += stored
     finally:
         bar.close()
         explainer.close()
+        if shared is not None:
+            shared.close()
+            report.already_done += shared.found_stored
     report.overlap_seconds = timeline.overlap_seconds()
     report.seconds = time.perf_counter() - started
     return report

@@ -384,3 +384,32 @@ class JobLock(SQLModel, table=True):
     holder: str = Field(max_length=128)
     acquired_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
+
+
+class PrecomputeTask(SQLModel, table=True):
+    """One image to explain with one model and setting, claimed by `inv precompute` workers.
+
+    Workers sharing a PostgreSQL database claim batches of pending rows with
+    `SELECT … FOR UPDATE SKIP LOCKED` and hold them under a lease that they keep pushing forward;
+    a worker that dies stops doing so, and its rows are claimed again once the lease has run out.
+    """
+
+    __tablename__ = "precompute_task"
+    __table_args__ = (
+        UniqueConstraint("model_id", "config_key", "sha256", name="uq_task_model_config_hash"),
+        Index("ix_task_queue", "model_id", "config_key", "state"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    model_id: int = _fk("model.id", index=False)
+    config_key: str = Field(max_length=64)
+    sha256: str = Field(max_length=64)
+    source_path: str = Field(description="where the worker that queued it found the file")
+    true_class: int | None = None
+    state: str = Field(default="pending", max_length=16, description="pending, done or failed")
+    worker: str | None = Field(default=None, max_length=128, description="lease holder")
+    lease_until: datetime | None = None
+    attempts: int = Field(default=0, description="times claimed")
+    error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None

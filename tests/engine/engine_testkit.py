@@ -7,6 +7,8 @@ this folder on PYTHONPATH.
 from __future__ import annotations
 
 import io
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -17,6 +19,7 @@ from torch import nn
 from engine.images import Preprocess
 
 SMALL_CLASSES = ["cat", "dog", "bird", "fish"]
+PAUSE_ENV = "INV_TESTKIT_FORWARD_PAUSE"  # seconds each forward pass of SmallCNN sleeps
 
 
 class SmallCNN(nn.Module):
@@ -38,8 +41,13 @@ class SmallCNN(nn.Module):
         )
         self.pool = nn.AdaptiveAvgPool2d(1)
         self.classifier = nn.Linear(2 * width, num_classes)
+        # A worker process of a multi-worker test can be slowed down (so that it is surely killed
+        # while it holds images) without changing the model's name, weights or outputs.
+        self.pause_seconds = float(os.environ.get(PAUSE_ENV, "0") or 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pause_seconds:
+            time.sleep(self.pause_seconds)
         return self.classifier(self.pool(self.features(x)).flatten(1))
 
 

@@ -20,6 +20,8 @@ from engine.method import (
     percent_weights,
     pruning_threshold,
     silhouette,
+    tsne_embedding,
+    tsne_perplexity,
 )
 
 
@@ -186,6 +188,25 @@ def test_tsne_handles_four_maps_and_is_deterministic_for_a_seed() -> None:
     few[:4] = [1.0, 2.0, 3.0, 4.0]
     four = explain_layer("x", acts, few, cam, config)
     assert four.n_clusters == 3 and sum(c.n_maps for c in four.clusters) <= 4
+
+
+@pytest.mark.parametrize(
+    ("n", "expected"),
+    [(4, 1.0), (5, 4 / 3), (30, 29 / 3), (31, 30.0), (45, 30.0), (90, 30.0), (500, 30.0)],
+)
+def test_tsne_perplexity_is_30_above_30_maps_as_the_authors_ran_it(n: int, expected: float) -> None:
+    assert tsne_perplexity(n) == pytest.approx(expected)
+
+
+def test_tsne_embedding_of_45_maps_uses_perplexity_30() -> None:
+    from sklearn.manifold import TSNE
+
+    vectors = blobs(3, n=45)
+    config = ExplainConfig(reduction="tsne")
+    reference = TSNE(
+        n_components=2, perplexity=30.0, init="pca", random_state=config.seed, max_iter=500
+    ).fit_transform(vectors)
+    np.testing.assert_allclose(tsne_embedding(vectors, config), reference, rtol=1e-6, atol=1e-6)
 
 
 def test_config_validation_and_key() -> None:

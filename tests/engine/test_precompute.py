@@ -299,6 +299,11 @@ def test_cli_precompute_and_layers(
     )
     out = capsys.readouterr().out
     assert "features.29  ReLU" in out and "512x4x4" in out
+    rows = {
+        line.split()[0]: line.split() for line in out.splitlines() if line.startswith("features.")
+    }
+    assert rows["features.29"][3:] == ["yes", "*"]  # post-activation, default
+    assert rows["features.28"][3:] == []  # a convolution: linear, not a default
     assert (
         "default layers: features.11,features.13,features.15,features.18,features.20,features.22,features.25,features.27,features.29"
         in out
