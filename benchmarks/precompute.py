@@ -17,12 +17,13 @@ a ratio to (a):
   (d) the same nine per-layer maps from pytorch-grad-cam: nine GradCAM calls.
   (e) (a) and (c) through the overlapped pipeline of `inv precompute` (batch i's clustering
       during batch i+1's network pass), over several batches.
-Agreement (EfficientNet-Lite0 with its ImageNet weights, real photographs; random weights give
-degenerate gradients): adjusted Rand index of the channel clusterings and the weight-weighted
-best-match cosine of the cluster maps, for (c) against (b'), next to two t-SNE runs (1000
-iterations) from random initialisations with different seeds (t-SNE's own noise floor), and for
-(b)'s 500 iterations against (b')'s 1000. Timings are the best of interleaved rounds: other work on
-the machine slows every configuration of a round alike.
+Agreement (benchmarks/agreement.py): on EfficientNet-Lite0 with its ImageNet weights and real
+photographs, the default and other variants against the authors' t-SNE pipeline on three measures
+(surviving clusters, ARI of the channel clusterings, weighted best-match map cosine), next to
+t-SNE's three noise floors (random init with two seeds, PCA columns sign-flipped, 500 vs 1000
+iterations); also the effect of the perplexity rule, of sklearn's PCA, and of native-resolution
+cluster maps. Timings are the best of interleaved rounds: other work on the machine slows every
+configuration of a round alike.
 Peak memory: the process's maximum resident set size after the VGG16 rows (and the GPU's peak
 allocation on CUDA).
 """
@@ -45,7 +46,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from engine import ExplainConfig, Explainer
 from engine.explainer import available_cpus
 from engine.pipeline import OverlappedRunner, Timeline
-from engine.results import ImageExplanation, LayerExplanation
 
 VGG_LAYERS = ["features.11", "features.13", "features.15", "features.18", "features.20", "features.22",
               "features.25", "features.27", "features.29"]  # fmt: skip
@@ -235,105 +235,29 @@ def photos() -> list[tuple[str, np.ndarray]]:
     return found
 
 
-def best_match_cosine(a: LayerExplanation, b: LayerExplanation) -> float | None:
-    """Symmetric weight-weighted best-match cosine between two layers' cluster maps."""
-    if not a.clusters or not b.clusters:
-        return None
-
-    def one_way(x: LayerExplanation, y: LayerExplanation) -> float:
-        ys = [c.map.ravel() / (np.linalg.norm(c.map) or 1.0) for c in y.clusters]
-        total = sum(c.weight for c in x.clusters)
-        score = 0.0
-        for c in x.clusters:
-            v = c.map.ravel() / (np.linalg.norm(c.map) or 1.0)
-            score += c.weight * max(float(v @ w) for w in ys)
-        return score / total
-
-    return 0.5 * (one_way(a, b) + one_way(b, a))
-
-
-def agreement(first: list[ImageExplanation], second: list[ImageExplanation]) -> tuple[float, float]:
-    from sklearn.metrics import adjusted_rand_score
-
-    aris, cosines = [], []
-    for r1, r2 in zip(first, second, strict=True):
-        for name, l1 in r1.layers.items():
-            l2 = r2.layers[name]
-            assert np.array_equal(l1.kept_channels, l2.kept_channels)
-            if l1.kept_channels.size >= 4:
-                aris.append(adjusted_rand_score(l1.labels, l2.labels))
-            cosine = best_match_cosine(l1, l2)
-            if cosine is not None:
-                cosines.append(cosine)
-    return float(np.mean(aris)), float(np.mean(cosines))
-
-
 def agreement_run(args: argparse.Namespace, device: torch.device) -> None:
+    from PIL import Image
+
+    from benchmarks.agreement import report
     from engine.models import load_model
 
     loaded = load_model()
-    pictures = photos()
-    from PIL import Image
-
+    pictures = photos()[: args.photos]
     x = torch.stack([
         torch.from_numpy(loaded.preprocess.normalise(loaded.preprocess.crop(Image.fromarray(p).convert("RGB"))))
         for _, p in pictures
     ])  # fmt: skip
-    configs = {
-        "c": ExplainConfig(),
-        "b": ExplainConfig(reduction="tsne", tsne_max_iter=1000),
-        "r1": ExplainConfig(reduction="tsne", tsne_init="random", seed=1, tsne_max_iter=1000),
-        "r2": ExplainConfig(reduction="tsne", tsne_init="random", seed=2, tsne_max_iter=1000),
-        "b500": ExplainConfig(reduction="tsne", tsne_max_iter=500),
-    }
-    explainers = {
-        k: Explainer(loaded.module, None, cfg, device=device) for k, cfg in configs.items()
-    }
-    results: dict[str, list[ImageExplanation]] = {key: [] for key in configs}
-    seconds = dict.fromkeys(configs, 0.0)
-    for chunk in x.split(args.batch_size):
-        passed = explainers["c"].forward_backward(chunk)
-        for key, explainer in explainers.items():
-            start = time.perf_counter()
-            results[key] += explainer.cluster(passed)
-            seconds[key] += time.perf_counter() - start
-    for explainer in explainers.values():
-        explainer.close()
-    layers = explainers["c"].layers
-    jobs = len(pictures) * len(layers)
-    top1 = [loaded.classes[r.predicted] for r in results["c"]]
-    print(f"\nAgreement: EfficientNet-Lite0 (ImageNet weights), {len(pictures)} photos × {len(layers)} layers "
-          f"({','.join(layers)}), {load_text()}")  # fmt: skip
+    explainer = Explainer(loaded.module, None, ExplainConfig(), device=device, workers=0)
+    passes = [explainer.forward_backward(chunk) for chunk in x.split(args.batch_size)]
+    explainer.close()
+    top1 = [loaded.classes[int(t)] for p in passes for t in p.targets]
+    print(f"\nAgreement: EfficientNet-Lite0 (ImageNet weights), {len(pictures)} photos × {len(explainer.layers)} layers "
+          f"({','.join(explainer.layers)}), {load_text()}")  # fmt: skip
     print(
         "photos: "
         + ", ".join(f"{name}→{label}" for (name, _), label in zip(pictures, top1, strict=True))
     )
-    kept = [r.layers[n].kept_channels.size for r in results["c"] for n in layers]
-    print(f"kept maps per layer: median {int(np.median(kept))}, range {min(kept)}–{max(kept)}")
-    print(f"{'pair':<52} {'ARI':>6} {'w-cos':>7}")
-    ari_cb, cos_cb = agreement(results["c"], results["b"])
-    ari_rr, cos_rr = agreement(results["r1"], results["r2"])
-    ari_br, cos_br = agreement(results["b"], results["r1"])
-    ari_b5, cos_b5 = agreement(results["b500"], results["b"])
-    ari_c5, cos_c5 = agreement(results["c"], results["b500"])
-    table = [
-        ("(c) default vs (b') t-SNE as in the paper", ari_cb, cos_cb),
-        ("(c) default vs (b) t-SNE, 500 iterations", ari_c5, cos_c5),
-        ("noise floor: t-SNE random init, seed 1 vs seed 2", ari_rr, cos_rr),
-        ("(b') t-SNE PCA init vs random init seed 1", ari_br, cos_br),
-        ("(b) 500 iterations vs (b') 1000 iterations", ari_b5, cos_b5),
-    ]
-    for name, ari, cosine in table:
-        print(f"{name:<52} {ari:>6.3f} {cosine:>7.4f}")
-    verdict = "meets" if cos_cb >= cos_rr - 0.01 else "MISSES"
-    print(
-        f"target (1) agreement: w-cos(c, b') = {cos_cb:.4f} vs floor {cos_rr:.4f} − 0.01 → {verdict}"
-    )
-    verdict = "at or above" if cos_b5 >= cos_rr and ari_b5 >= ari_rr else "BELOW"
-    print(f"t-SNE at 500 iterations vs 1000: {verdict} the noise floor (ARI {ari_b5:.3f} vs {ari_rr:.3f}, "
-          f"w-cos {cos_b5:.4f} vs {cos_rr:.4f})")  # fmt: skip
-    print(f"clustering time per layer (wall, {available_cpus()} threads): Ward {seconds['c'] / jobs * 1000:.1f} ms, "
-          f"t-SNE 1000 it. {seconds['b'] / jobs * 1000:.1f} ms, t-SNE 500 it. {seconds['b500'] / jobs * 1000:.1f} ms")  # fmt: skip
+    report(passes, threads=available_cpus(), candidates=args.candidates)
 
 
 def main() -> int:
@@ -346,6 +270,14 @@ def main() -> int:
         "--quick", action="store_true", help="skip the serial t-SNE and grad-cam rows"
     )
     parser.add_argument("--skip-agreement", action="store_true")
+    parser.add_argument(
+        "--photos", type=int, default=8, help="photos in the agreement part (up to 15)"
+    )
+    parser.add_argument(
+        "--candidates",
+        action="store_true",
+        help="also measure candidate fast reductions (t-SNE 250 iterations, openTSNE)",
+    )
     parser.add_argument("--skip-speed", action="store_true")
     parser.add_argument(
         "--peak-batch", type=int, default=32, help="batch of the peak-memory line (0: none)"

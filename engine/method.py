@@ -8,6 +8,8 @@ their heavy parts.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy.cluster.hierarchy import leaves_list, linkage
 from scipy.linalg import eigh
@@ -204,17 +206,31 @@ def cluster_maps(
     return maps
 
 
+Partition = Callable[[np.ndarray, ExplainConfig], tuple[np.ndarray, float]]
+
+
+def partition_maps(vectors: np.ndarray, config: ExplainConfig) -> tuple[np.ndarray, float]:
+    """The configured clustering of the kept maps' vectors: PCA, t-SNE when asked, Ward, best k."""
+    reduced = pca(vectors, config.pca_components)
+    if config.reduction == "tsne":
+        reduced = tsne_embedding(reduced, config)
+    return choose_clusters(reduced, config.k_min, config.k_max)
+
+
 def explain_layer(
     name: str,
     activations: np.ndarray,
     alpha: np.ndarray,
     gradcam: np.ndarray,
     config: ExplainConfig,
+    partition: Partition = partition_maps,
 ) -> LayerExplanation:
     """INV for one image and one layer.
 
     activations: [K, h, w] raw layer outputs; alpha: [K] non-negative channel importances of the
     configured weighting; gradcam: [h, w] the layer's standard Grad-CAM (passed through).
+    partition: maps the kept maps' min-max-normalised vectors [n, h·w] to cluster labels and
+        their silhouette; another one lets the benchmark compare clusterings on equal terms.
     """
     weights = percent_weights(alpha)
     kept = kept_channels(weights, config.prune)
@@ -228,10 +244,7 @@ def explain_layer(
         raw_labels = np.zeros(n, dtype=np.int64)
     else:
         vectors = minmax_rows(activations[kept].reshape(n, -1).astype(np.float64))
-        reduced = pca(vectors, config.pca_components)
-        if config.reduction == "tsne":
-            reduced = tsne_embedding(reduced, config)
-        raw_labels, score = choose_clusters(reduced, config.k_min, config.k_max)
+        raw_labels, score = partition(vectors, config)
 
     # Rank clusters by weight (ties: the lowest channel index first) and relabel by rank.
     k = int(raw_labels.max()) + 1
