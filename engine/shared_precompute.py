@@ -85,10 +85,18 @@ class SharedBatches:
             self._renewer.start()
 
     def close(self) -> None:
+        """Stop renewing and hand back what this worker still holds (nothing after a full run)."""
         self._stop.set()
         if self._renewer is not None:
             self._renewer.join()
             self._renewer = None
+        try:
+            released = self.queue.release()
+        except Exception:  # the database is gone: the leases will run out by themselves
+            log.warning("could not hand back the images of %s", self.worker, exc_info=True)
+        else:
+            if released:
+                log.info("%s handed back %d unfinished images", self.worker, released)
 
     def batches(self) -> Iterator[list[Task]]:
         """Claimed batches until every queued image is settled by some worker."""

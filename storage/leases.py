@@ -173,6 +173,17 @@ class TaskQueue:
             )
             return int(result.rowcount or 0)
 
+    def release(self) -> int:
+        """Hand back the rows this worker holds (it is stopping early: an error, Ctrl+C), so that
+        others need not wait for the lease to run out; the claim does not count as an attempt."""
+        with session_scope(self.engine) as session:
+            result = session.execute(
+                update(T_TASK)
+                .where(self._mine(), T_TASK.c.worker == self.worker, T_TASK.c.state == PENDING)
+                .values(worker=None, lease_until=None, attempts=T_TASK.c.attempts - 1)
+            )
+            return int(result.rowcount or 0)
+
     def settle(self, done: Sequence[str], failed: dict[str, str] | None = None) -> None:
         """Mark images done (stored, or found stored) or failed (with the reason)."""
         failed = failed or {}

@@ -193,6 +193,13 @@ def test_claims_are_disjoint_and_expired_leases_are_taken_over(pg_engine: Engine
     assert (state.pending, state.mine, state.left_to_others) == (5, 2, 3)
 
     second.settle([t.sha256 for t in theirs])
+    # A worker that stops early hands its rows back at once, and the claim is not held against them.
+    third = TaskQueue(pg_engine, model_id, "k", worker="third")
+    assert first.claim(1) == [] and third.claim(1) == []
+    assert first.release() == 3 and second.state().left_to_others == 3
+    assert [t.sha256 for t in third.claim(3)] == [t.sha256 for t in mine]
+    assert third.release() == 3
+    assert [t.sha256 for t in first.claim(3)] == [t.sha256 for t in mine]
     time.sleep(1.5)  # `first` stops renewing, as a killed worker would
     taken = second.claim(5)
     assert [t.sha256 for t in taken] == [t.sha256 for t in mine]
