@@ -119,7 +119,10 @@ class LabelPipeline:
     @property
     def cleaner(self) -> Cleaner:
         if self._cleaner is None:
-            self._cleaner = Cleaner(load_spacy(self.spacy_model))
+            vocabulary = self.vocabulary
+            self._cleaner = Cleaner(
+                load_spacy(self.spacy_model), lambda w: vocabulary.zipf(w) > 0.0
+            )
         return self._cleaner
 
     @property

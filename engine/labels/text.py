@@ -15,7 +15,7 @@ import logging
 import re
 import threading
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import util as importlib_util
@@ -208,8 +208,14 @@ def _is_ascii(text: str) -> bool:
 class Cleaner:
     """Cleans replies with one spaCy pipeline; each distinct text goes through spaCy once."""
 
-    def __init__(self, pipeline: SpacyPipeline) -> None:
+    def __init__(
+        self, pipeline: SpacyPipeline, is_word: Callable[[str], bool] | None = None
+    ) -> None:
+        """`is_word`: whether a lower-case token is a known English word. Tokens it rejects are
+        kept as typed rather than lemmatised: a lemmatiser makes "brae" of the misspelt "braed",
+        which no typo correction then leads back to "bread"."""
         self.pipeline = pipeline
+        self._is_word = is_word
         self._stop = stop_words()
         self._known = _known_lemmas(pipeline.nlp)
         self._cache: dict[tuple[str, tuple[str, ...]], str] = {}
@@ -282,6 +288,8 @@ class Cleaner:
             return text
         if lemma != text and self._known is not None and lemma not in self._known:
             return text  # not an English word: keep it as typed
+        if lemma != text and self._is_word is not None and not self._is_word(text):
+            return text  # a misspelling, most likely: typo correction sees it as typed
         return lemma
 
     def _is_content(self, token: Any) -> bool:
@@ -304,11 +312,15 @@ class Cleaner:
         words go; the head noun, its compounds and describing words stay (see heads.py).
         """
         trailing = trailing_modifier(doc, self._is_content)
+        kept = [t for t in doc if t.i not in trailing and self._is_content(t)]
         words: list[str] = []
-        for token in doc:
-            if token.i in trailing or not self._is_content(token):
-                continue
-            lemma = self._lemma_of(token)
+        for token in kept:
+            if token is kept[-1] and token.text.endswith("ing"):
+                # A reply names a thing, and its last word is the head noun: "building",
+                # "ceiling", "railing" are nouns here, not the verbs a lemmatiser makes of them.
+                lemma = token.text
+            else:
+                lemma = self._lemma_of(token)
             if lemma in self._stop or is_modifier_word(lemma):
                 continue
             # Strip leftover apostrophes ("dogs'" tokenises as "dogs" + "'"; "o'clock" keeps it).

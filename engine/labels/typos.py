@@ -114,7 +114,9 @@ def corrections(
 
     Known words (in the word list from KNOWN_ZIPF on, or typed CROWD_KNOWN_COUNT times) are never
     corrected. Candidates are the crowd's known tokens and the word list's words within one edit
-    (two for long tokens); fewest edits win, then the crowd's commonest, then the word list's.
+    (two for long tokens). The crowd's own words come first (players describe the same picture:
+    "chesses" is "chess" there, not "cheeses"), then fewest edits, then the crowd's commonest,
+    then the word list's.
     A correction is lemmatised, so "pawss" → "paws" → "paw" joins the crowd's "paw".
     """
     known = {
@@ -130,16 +132,17 @@ def corrections(
             continue
         max_edits = 2 if len(token) >= TWO_EDIT_LENGTH else 1
         floor = vocabulary.zipf(token) + MIN_ZIPF_GAIN
-        options: list[tuple[int, float, float, str]] = []
+        options: list[tuple[bool, int, float, float, str]] = []
         for edits, word in vocabulary.near(token, max_edits):
             if vocabulary.zipf(word) >= floor:
                 base = lemma(word)
-                options.append((edits, -known.get(base, 0.0), -vocabulary.zipf(word), base))
+                count = known.get(base, 0.0)
+                options.append((count == 0, edits, -count, -vocabulary.zipf(word), base))
         for word, count in known.items():
             if abs(len(word) - len(token)) <= max_edits and " " not in word:
                 edits = damerau_levenshtein(token, word)
                 if 0 < edits <= max_edits:
-                    options.append((edits, -count, -vocabulary.zipf(word), word))
+                    options.append((False, edits, -count, -vocabulary.zipf(word), word))
         if options:
-            fixed[token] = min(options)[3]
+            fixed[token] = min(options)[-1]
     return fixed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from engine.labels.pipeline import LabelPipeline
 from engine.labels.typos import (
     Vocabulary,
     corrections,
@@ -62,6 +63,18 @@ def test_crowd_words_win_ties_and_short_tokens_stay() -> None:
     assert corrections({"chian": 1, "chin": 3}, WORDS, _lemma) == {"chian": "chin"}
     assert corrections({"chian": 1, "chain": 3}, WORDS, _lemma) == {"chian": "chain"}
     assert corrections({"wtr": 1}, WORDS, _lemma) == {}
+
+
+def test_the_crowds_words_come_before_nearer_dictionary_words() -> None:
+    words = Vocabulary({"cheeses": 3.5, "chess": 4.5})
+    assert corrections({"chesses": 1, "chess": 3}, words, _lemma) == {"chesses": "chess"}
+
+
+def test_misspellings_reach_the_corrector_as_typed(pipeline: LabelPipeline) -> None:
+    # A lemmatiser would make "brae" of "braed"; kept as typed, it is corrected into "bread".
+    assert pipeline.clean(["braed", "bread"]) == ["braed", "bread"]
+    concepts = pipeline.group(["braed", "bread", "bread", "sky"])
+    assert [c.members for c in concepts] == [[0, 1, 2], [3]]
 
 
 def test_the_english_vocabulary_loads_from_the_package() -> None:
