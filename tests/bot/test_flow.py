@@ -226,7 +226,7 @@ def test_restart_while_updates_are_queued_loses_nothing(bot: BotRunner, fake: Fa
     for p in players:
         p.send("/cancel")
     bot.start()
-    fake.settle()
+    bot.settle()
     plays = _plays()
     assert len(plays) == 5 and all(p.outcome == "skip" for p in plays)
     for p in players:
