@@ -102,7 +102,10 @@ def _stable(snap: dict[str, list[tuple[Any, ...]]], failed: int) -> dict[str, An
     return view
 
 
-@pytest.mark.parametrize("where", ["charts", "switch"])
+# A failure in a step shared by every class (embedding the phrases, the generation switch) fails
+# the whole rebuild; a failure inside one class (its charts) is isolated to that class, which
+# tests/labels/test_rebuild_isolation.py covers.
+@pytest.mark.parametrize("where", ["embedding", "switch"])
 def test_a_crashing_rebuild_leaves_the_previous_generation(
     where: str,
     world: World,
@@ -120,8 +123,8 @@ def test_a_crashing_rebuild_leaves_the_previous_generation(
     def boom(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError(f"disk on fire in {where}")
 
-    if where == "charts":
-        monkeypatch.setattr("engine.globals.build.draw_trend_chart", boom)
+    if where == "embedding":
+        monkeypatch.setattr("engine.labels.pipeline.LabelPipeline.embed", boom)
     else:  # inside the switch transaction, after the new rows were inserted
         monkeypatch.setattr(rebuild_module._Rebuild, "_recompute_points", boom)
     caplog.set_level(logging.ERROR, logger="engine.rebuild")
