@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, replace
 
 import numpy as np
 
@@ -238,7 +238,8 @@ def report(
     threads: int,
     candidates: bool,
     log: Callable[[str], None] = print,
-) -> None:
+) -> dict[str, dict[str, float]]:
+    """Prints the tables; returns each pair's measures and clustering time, for the run's record."""
     from threadpoolctl import threadpool_limits
 
     results: dict[str, list[LayerExplanation]] = {}
@@ -292,7 +293,16 @@ def report(
                 cosines.append(float(theirs.ravel() @ cluster.map.ravel()) / norms)
             else:  # a constant map (all zeros after min-max) in either form
                 flat += 1
+    figures = {name: asdict(a) for name, a in rows.items()}
+    for variant, per_layer in seconds.items():
+        figures.setdefault(f"{variant} vs tsne", {})["seconds_per_layer"] = per_layer
+    figures["native_resolution_maps"] = {
+        "cosine_mean": float(np.mean(cosines)),
+        "max_abs_difference_median": float(np.median(diffs)),
+        "max_abs_difference_max": float(np.max(diffs)),
+    }
     log(f"native-resolution maps vs the authors' 256 px round trip ({len(diffs)} clusters, "
         f"{flat} constant): "
         f"cosine mean {np.mean(cosines):.5f} (min {np.min(cosines):.5f}), max |Δ| median "
         f"{np.median(diffs):.4f} (max {np.max(diffs):.4f})")  # fmt: skip
+    return figures

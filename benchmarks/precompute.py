@@ -235,7 +235,7 @@ def photos() -> list[tuple[str, np.ndarray]]:
     return found
 
 
-def agreement_run(args: argparse.Namespace, device: torch.device) -> None:
+def agreement_run(args: argparse.Namespace, device: torch.device) -> dict[str, object]:
     from PIL import Image
 
     from benchmarks.agreement import report
@@ -257,7 +257,7 @@ def agreement_run(args: argparse.Namespace, device: torch.device) -> None:
         "photos: "
         + ", ".join(f"{name}→{label}" for (name, _), label in zip(pictures, top1, strict=True))
     )
-    report(passes, threads=available_cpus(), candidates=args.candidates)
+    return report(passes, threads=available_cpus(), candidates=args.candidates)
 
 
 def main() -> int:
@@ -309,7 +309,7 @@ def main() -> int:
     if args.peak_batch:
         record.figures({f"batch_{args.peak_batch}_memory": peak_memory(args.peak_batch, device)})
     if not args.skip_agreement:
-        agreement_run(args, device)
+        record.figures({"agreement_with_tsne": agreement_run(args, device)})
     print(f"\npeak memory (max RSS) at the end: {peak_rss_gb():.2f} GB; {load_text()}")
     if not args.no_record:
         print(f"record: {record.write()}")
