@@ -425,9 +425,9 @@ class _Rebuild:
             results = self._explain(by_class, concepts, classes, names, executor)
         published = [c for c in classes if c not in self.failed]
         results = [r for r in results if r.class_index not in self.failed]
-        self.progress("tcav", 0.93)
+        self.progress("tcav", 0.95)
         self._test_concepts(results, report)
-        self.progress("switch", 0.95)
+        self.progress("switch", 0.97)
         self._switch(current_id, published, results, cleaned_updates, max_id)
         self._after_switch()
         self.progress("done", 1.0)
@@ -457,7 +457,7 @@ class _Rebuild:
             generation=self.generation or 0,
             min_examples=self.settings.min_concept_examples,
             weights=self.settings.weights,
-            progress=lambda f: self.progress("tcav", 0.93 + 0.02 * f),
+            progress=lambda f: self.progress("tcav", 0.95 + 0.02 * f),
         )
         self._concept_test_rows = stage.rows
         report.concept_tests = len(stage.rows)
