@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
 from engine.models import load_model
 from engine.rebuild import rebuild
+from engine.report import build_report
 from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED
 from storage.db import session_scope
 from storage.models import ConceptTest, Model
@@ -44,7 +46,9 @@ def stored(world: World) -> dict[tuple[int, str, str], ConceptTest]:
         }
 
 
-def test_too_few_examples_are_marked_without_asking_the_network(world: World) -> None:
+def test_too_few_examples_are_marked_without_asking_the_network(
+    world: World, tmp_path: Path
+) -> None:
     label_both_images(world, 0, "ears")
     report = rebuild()
     assert report.ok, report.error
@@ -57,6 +61,9 @@ def test_too_few_examples_are_marked_without_asking_the_network(world: World) ->
     }
     row = stored(world)[(0, L1, "ear")]
     assert (row.verdict, row.examples, row.score, row.generation) == (TOO_FEW_EXAMPLES, 2, None, 1)
+    page = build_report(tmp_path / "report.html", engine=world.engine).read_text("utf-8")
+    assert "<td>too few examples (2)</td>" in page
+    assert "Network test of its concepts: 1 too few examples." in page
 
 
 def test_a_model_that_cannot_be_loaded_skips_the_stage_with_a_reason(
@@ -75,7 +82,7 @@ def test_a_model_that_cannot_be_loaded_skips_the_stage_with_a_reason(
 
 
 def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
     monkeypatch.setenv("WEIGHTS", "random")
@@ -103,3 +110,5 @@ def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
     assert rows[(0, L1, "ear")].score == row.score
     assert rows[(1, L1, "whisker")].verdict in (VALIDATED, NOT_SIGNIFICANT)
     assert {r.generation for r in rows.values()} == {2}
+    page = build_report(tmp_path / "report.html", engine=world.engine).read_text("utf-8")
+    assert f"{rows[(0, L1, 'ear')].verdict} (TCAV {row.score:.2f}, p " in page
