@@ -332,6 +332,14 @@ def _worker(args: argparse.Namespace) -> None:
         "distinct_cleaned_phrases": distinct,
         "distinct_raw_labels": distinct_raw,
         "peak_rss_mib": round(peak_kib / 1024, 1),
+        "tcav": [
+            {
+                "seconds": report.timings.get("tcav", 0.0),
+                "marked": report.concept_tests,
+                "skipped": report.concept_tests_skipped,
+            }
+            for report in (full, incremental)
+        ],
     }
     print(json.dumps(result))
 
@@ -395,6 +403,14 @@ def main() -> int:
         ("  CPU time (user + system, all threads)", f"{result['incremental_cpu_s']:.2f} s"),
         ("  stages", ", ".join(f"{k} {v:.2f}" for k, v in result["incremental_stages_s"].items())),
         ("  summary", result["incremental_summary"]),
+        *(
+            (
+                f"TCAV stage, {kind} rebuild",
+                f"{tcav['seconds']:.2f} s, {tcav['marked']:,} concepts marked"
+                + (f" (network not asked: {tcav['skipped']})" if tcav["skipped"] else ""),
+            )
+            for kind, tcav in zip(("full", "incremental"), result["tcav"], strict=True)
+        ),
         ("peak resident memory of the rebuild process", f"{result['peak_rss_mib']:,.0f} MiB"),
         ("load average before / after (1, 5, 15 min)",
          f"{' '.join(f'{x:.2f}' for x in load_before)} / {' '.join(f'{x:.2f}' for x in load_after)}"),

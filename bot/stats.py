@@ -11,7 +11,17 @@ from sqlmodel import Session, select
 from bot import dbcontext
 from bot.assignment import counted_plays
 from bot.texts import MAX_TEXT, fit
-from storage.models import Answer, Cluster, Image, Model, Participant, Play, utcnow
+from storage.models import (
+    Answer,
+    Cluster,
+    ConceptTest,
+    Generation,
+    Image,
+    Model,
+    Participant,
+    Play,
+    utcnow,
+)
 
 MAX_PROGRESS_ROWS = 40
 
@@ -44,6 +54,8 @@ class Stats:
     plays_last_day: int = 0
     answers_last_day: int = 0
     progress: list[Progress] = field(default_factory=list)
+    # TCAV verdict → top concepts of the current generation with it
+    concept_tests: dict[str, int] = field(default_factory=dict)
 
 
 def _progress(session: Session, plays_per_challenge: int) -> list[Progress]:
@@ -121,6 +133,13 @@ def collect(plays_per_challenge: int, *, now: datetime | None = None) -> Stats:
             select(func.count()).select_from(Answer).where(Answer.created_at >= day_ago)
         ).one()
         stats.progress = _progress(session, plays_per_challenge)
+        current = select(Generation.id).where(Generation.is_current.is_(True))
+        for verdict, n in session.exec(
+            select(ConceptTest.verdict, func.count())
+            .where(ConceptTest.generation.in_(current))  # type: ignore[attr-defined]
+            .group_by(ConceptTest.verdict)
+        ).all():
+            stats.concept_tests[str(verdict)] = int(n)
         return stats
 
 
@@ -140,4 +159,6 @@ def format_stats(stats: Stats) -> str:
         lines.append(f"… and {len(stats.progress) - MAX_PROGRESS_ROWS} more (see /export)")
     if not stats.progress:
         lines.append("no challenges yet (run inv precompute)")
+    tested = ", ".join(f"{n:,} {v}" for v, n in sorted(stats.concept_tests.items()))
+    lines += ["", f"Top concepts tested against the network (TCAV): {tested or 'none yet'}"]
     return fit("\n".join(lines), MAX_TEXT)

@@ -49,6 +49,7 @@ from storage.models import (
     AnswerConcept,
     Cluster,
     Concept,
+    ConceptTest,
     Generation,
     GlobalExplanation,
     Image,
@@ -88,6 +89,7 @@ T_CONCEPT = Concept.__table__
 T_AC = AnswerConcept.__table__
 T_MC = MergedCluster.__table__
 T_GE = GlobalExplanation.__table__
+T_CT = ConceptTest.__table__
 T_GEN = Generation.__table__
 T_LOCK = JobLock.__table__
 
@@ -109,6 +111,8 @@ class RebuildReport:
     # class index → exception class of the classes that failed (their previous rows carried)
     failed: dict[int, str] = field(default_factory=dict)
     new_failures: dict[int, str] = field(default_factory=dict)  # not failing in the previous one
+    concept_tests: int = 0  # concepts marked by the TCAV stage
+    concept_tests_skipped: str | None = None  # why the stage could not ask the network
 
     @property
     def ok(self) -> bool:
@@ -304,6 +308,7 @@ class _Rebuild:
         self._stage: str | None = None
         self._since = time.monotonic()
         self.failed: dict[int, str] = {}  # class index → exception class
+        self._concept_test_rows: list[dict[str, Any]] = []
 
     def fail(self, class_index: int, stage: str, exc: BaseException) -> None:
         """Leave one class out of this generation; its previous rows are carried instead."""
@@ -418,9 +423,11 @@ class _Rebuild:
         self.progress("score", 0.5)
         with ThreadPoolExecutor(DRAW_THREADS, thread_name_prefix="inv-charts") as executor:
             results = self._explain(by_class, concepts, classes, names, executor)
-        self.progress("switch", 0.95)
         published = [c for c in classes if c not in self.failed]
         results = [r for r in results if r.class_index not in self.failed]
+        self.progress("tcav", 0.95)
+        self._test_concepts(results, report)
+        self.progress("switch", 0.97)
         self._switch(current_id, published, results, cleaned_updates, max_id)
         self._after_switch()
         self.progress("done", 1.0)
@@ -437,6 +444,24 @@ class _Rebuild:
         return report
 
     # -- steps ------------------------------------------------------------------------------
+
+    def _test_concepts(self, results: list[_ClassResult], report: RebuildReport) -> None:
+        """TCAV marks on the rebuilt classes' top concepts (see `engine.concept_tests`)."""
+        from engine.concept_tests import run_stage
+
+        stage = run_stage(
+            self.engine,
+            self.data_dir,
+            [e for r in results for e in r.explanations],
+            [m for r in results for m in r.merged],
+            generation=self.generation or 0,
+            min_examples=self.settings.min_concept_examples,
+            weights=self.settings.weights,
+            progress=lambda f: self.progress("tcav", 0.95 + 0.02 * f),
+        )
+        self._concept_test_rows = stage.rows
+        report.concept_tests = len(stage.rows)
+        report.concept_tests_skipped = stage.skipped
 
     def _housekeeping(self) -> None:
         """Generations left 'building' by a crashed process failed; drop their new concepts."""
@@ -855,6 +880,9 @@ class _Rebuild:
                 rows = [row for r in results for row in getattr(r, key)]
                 for start in range(0, len(rows), _INSERT_BATCH):
                     conn.execute(insert(table), rows[start : start + _INSERT_BATCH])
+            tests = self._concept_test_rows
+            for start in range(0, len(tests), _INSERT_BATCH):
+                conn.execute(insert(T_CT), tests[start : start + _INSERT_BATCH])
             if current_id is not None:
                 others = T_CONCEPT.c.class_index.not_in(classes)
                 carried = select(T_CONCEPT.c.id).where(others)
@@ -863,7 +891,7 @@ class _Rebuild:
                     .where(T_AC.c.generation == current_id, T_AC.c.concept_id.in_(carried))
                     .values(generation=gen)
                 )
-                for table in (T_MC, T_GE):
+                for table in (T_MC, T_GE, T_CT):
                     conn.execute(
                         update(table)
                         .where(
@@ -876,7 +904,7 @@ class _Rebuild:
                     .where(T_CONCEPT.c.last_generation == current_id, others)
                     .values(last_generation=gen)
                 )
-            for table in (T_AC, T_MC, T_GE):
+            for table in (T_AC, T_MC, T_GE, T_CT):
                 conn.execute(delete(table).where(table.c.generation != gen))
             if cleaned_updates:
                 conn.execute(

@@ -26,6 +26,7 @@ from engine.render import load_map, render_overlay
 from engine.report_parts import (
     Line,
     colour_bar,
+    concept_test_cell,
     nice_ceiling,
     reading_guide,
     score_bar,
@@ -296,6 +297,14 @@ def _section_globals(
         for explanation in explanations:
             for concept, score, _weight in _concept_rows(explanation.payload):
                 totals[concept] += score
+        verdicts = Counter(
+            str((c.get("test") or {}).get("verdict", "not tested"))
+            for explanation in explanations
+            for c in explanation.payload.get("concepts", [])
+        )
+        if verdicts:
+            said = ", ".join(f"{n} {html.escape(v)}" for v, n in sorted(verdicts.items()))
+            parts.append(f'<p class="summary">Network test of its concepts: {said}.</p>')
         if totals:
             ranked = ", ".join(
                 f"<b>{html.escape(c)}</b> ({s:.1f})" for c, s in totals.most_common(8)
@@ -309,7 +318,8 @@ def _section_globals(
                 f"<tr><td>{html.escape(str(c.get('name', '?')))}</td>"
                 f"<td>{score_bar(float(c.get('score', 0.0)), scale)}</td>"
                 f"<td>{float(c.get('weight', c.get('mean_weight', 0.0))):.1f}%</td>"
-                f'<td class="examples">{_examples(data_dir, c)}</td></tr>'
+                f'<td class="examples">{_examples(data_dir, c)}</td>'
+                f"<td>{concept_test_cell(c.get('test'))}</td></tr>"
                 for c in payload.get("concepts", [])
             )
             position = payload.get("layer_position")
@@ -320,7 +330,7 @@ def _section_globals(
                 f"<small>{where}{_plural(int(payload.get('images', 0)), 'image')}</small></h4>"
                 + (
                     "<table><tr><th>concept</th><th>score</th><th>mean weight</th>"
-                    f"<th>examples</th></tr>{rows_html}</table>"
+                    f"<th>examples</th><th>network test</th></tr>{rows_html}</table>"
                     if rows_html
                     else "<p><i>no concepts yet</i></p>"
                 )

@@ -10,6 +10,7 @@ import html
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 # Colour-blind-friendly categorical colours (Okabe–Ito), one per trend line.
 LINE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000")
@@ -136,6 +137,20 @@ def score_bar(score: float, scale: float) -> str:
     )
 
 
+def concept_test_cell(test: dict[str, Any] | None) -> str:
+    """The network's verdict on a concept (TCAV), said plainly; no mark means not tested."""
+    if not test:
+        return "<i>not tested</i>"
+    verdict = html.escape(str(test.get("verdict", "")))
+    examples = int(test.get("examples", 0))
+    if test.get("score") is None:
+        return f"{verdict} ({examples})"
+    return (
+        f"{verdict} (TCAV {float(test['score']):.2f}, p {float(test['p_value']):.3g}, "
+        f"{examples} examples)"
+    )
+
+
 def colour_bar() -> str:
     stops = ", ".join(f"{colour} {position}%" for position, colour in JET_STOPS)
     return (
@@ -166,5 +181,12 @@ def reading_guide(score_scale: float) -> str:
         f"chart and score bar uses the same scale, 0 to {_fmt(score_scale)}. A missing point is "
         "a layer where nobody named the concept: no data, not zero. The slope (per layer) is "
         "fitted over the layers with data only.</dd>"
+        "<dt>network test</dt><dd>Whether the network itself uses the concept for the class "
+        "(TCAV): a direction for the concept is learnt from the layer's activations where "
+        "players saw it, and the score is the share of the class's photos whose class score "
+        "grows along it. <i>validated</i>: significantly above random directions; <i>not "
+        "significant</i>: not distinguishable from them; <i>too few examples</i>: fewer "
+        "clusters carry the concept than the test needs (their number in brackets), so no "
+        "verdict is given.</dd>"
         "</dl></section>"
     )

@@ -117,6 +117,22 @@ DESCRIPTIONS: dict[str, dict[str, tuple[str, str | None]]] = {
         "best_score": ("score of best_concept_id: trust-weighted agreeing labels", None),
         "label_scores": ("concept id -> score (JSON object)", None),
     },
+    "concept_tests": {
+        "concept_name": ("concept name", None),
+        "examples": ("clusters whose best concept it is: the concept's examples", None),
+        "random_sets": ("random counterexample sets the concept was tested against", None),
+        "score": (
+            "TCAV score: share of the class's images whose class score grows along the"
+            " concept, averaged over the random sets; empty when not tested",
+            None,
+        ),
+        "p_value": (
+            "two-sided t-test against random-vs-random scores, Bonferroni-corrected over"
+            " the concepts tested at this class and layer; empty when not tested",
+            None,
+        ),
+        "verdict": ("validated, not significant, or too few examples (not tested)", None),
+    },
     "global_concepts": {
         "concept_rank": ("1 = highest score at this class and layer", None),
         "concept": ("concept name", None),
@@ -160,6 +176,7 @@ KEYS: dict[str, tuple[list[str], list[tuple[list[str], str, list[str]]]]] = {
         [(["image_id"], "images", ["id"]), (["best_concept_id"], "concepts", ["id"])],
     ),
     "global_concepts": ([], [(["concept_id"], "concepts", ["id"])]),
+    "concept_tests": ([], [(["concept_id"], "concepts", ["id"])]),
 }
 
 # JSON columns holding a mapping rather than a list.

@@ -12,6 +12,7 @@ consistent snapshot of the database (a read transaction; REPEATABLE READ on Post
     concepts.csv, answer_concepts.csv, merged_clusters.csv    the current generation, if any
     global_explanations.json   the current generation's explanations
     global_concepts.csv        the same, one row per class, layer and top concept
+    concept_tests.csv          TCAV test of each top concept: score, p-value, examples, verdict
     charts/...                 the current generation's charts that exist under DATA_DIR
     crops/, maps/, ...         with `with_images`: every other file a row refers to
 
@@ -65,6 +66,7 @@ from storage.models import (
     AnswerConcept,
     Cluster,
     Concept,
+    ConceptTest,
     ExplainedLayer,
     Export,
     Generation,
@@ -92,6 +94,7 @@ L = ExplainedLayer.__table__.c
 CO = Concept.__table__.c
 AC = AnswerConcept.__table__.c
 MC = MergedCluster.__table__.c
+CT = ConceptTest.__table__.c
 GE = GlobalExplanation.__table__.c
 
 # Exported columns per table. Anything identifying is left out on purpose: participant.id and
@@ -194,6 +197,18 @@ CONCEPT_COLUMNS = (
     CO.last_generation,
 )
 ANSWER_CONCEPT_COLUMNS = (AC.answer_id, AC.concept_id, AC.generation, AC.bonus_points)
+CONCEPT_TEST_COLUMNS = (
+    CT.generation,
+    CT.class_index,
+    CT.layer_name,
+    CT.concept_id,
+    CT.concept_name,
+    CT.examples,
+    CT.random_sets,
+    CT.score,
+    CT.p_value,
+    CT.verdict,
+)
 MERGED_COLUMNS = (
     MC.id,
     MC.generation,
@@ -450,6 +465,16 @@ def write_export(
                     ("class_name",),
                     lambda r: (names.name(r.class_index, r.image_id),),
                     ("map_file",),
+                )
+                table(
+                    "concept_tests.csv",
+                    CONCEPT_TEST_COLUMNS,
+                    select(*CONCEPT_TEST_COLUMNS)
+                    .where(CT.generation == gen)
+                    .order_by(CT.class_index, CT.layer_name, CT.id),
+                    "concept_tests",
+                    ("class_name",),
+                    lambda r: (names.name(r.class_index),),
                 )
                 counts["global_explanations"], concept_rows = write_globals(
                     zf, session, gen, names, packer, with_images

@@ -330,6 +330,31 @@ class GlobalExplanation(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+class ConceptTest(SQLModel, table=True):
+    """TCAV test of one top concept for one class at one layer, written by the rebuild.
+
+    verdict: "validated", "not significant" or "too few examples" (then score and p_value are
+    null: the concept had fewer examples than MIN_CONCEPT_EXAMPLES and was not tested).
+    """
+
+    __tablename__ = "concept_test"
+    __table_args__ = (
+        Index("ix_concept_test_gen_class_layer", "generation", "class_index", "layer_name"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    generation: int
+    class_index: int
+    layer_name: str = Field(max_length=200)
+    concept_id: int | None = _fk("concept.id", nullable=True, ondelete="SET NULL")
+    concept_name: str = Field(max_length=200)
+    examples: int
+    random_sets: int
+    score: float | None = None
+    p_value: float | None = None
+    verdict: str = Field(max_length=20)
+
+
 class PhraseEmbedding(SQLModel, table=True):
     """Sentence-BERT vectors, cached so that no phrase is embedded twice with one model."""
 

@@ -74,6 +74,8 @@ class Settings(BaseSettings):
     # A concept counts for a cluster once this many different players gave it there.
     min_agreement: int = Field(2, ge=1)
     sbert_model: str = "all-MiniLM-L6-v2"
+    # A top concept is tested against the network (TCAV) only with this many example clusters.
+    min_concept_examples: int = Field(10, ge=2)
 
     # Webhook (production)
     webhook_url: str | None = None

@@ -51,9 +51,15 @@ def test_datapackage_validates_offline_and_every_table_loads_in_pandas(
     assert ["foreign-key"] in errors
 
     resources = {r["name"]: r for r in descriptor["resources"]}
-    assert {"participants", "plays", "answers", "clusters", "images", "global_concepts"} <= set(
-        resources
-    )
+    assert {
+        "participants",
+        "plays",
+        "answers",
+        "clusters",
+        "images",
+        "global_concepts",
+        "concept_tests",
+    } <= set(resources)
     for resource in descriptor["resources"]:
         fields = resource["schema"]["fields"]
         assert all(f.get("description") for f in fields), resource["name"]

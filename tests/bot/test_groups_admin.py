@@ -17,7 +17,7 @@ from sqlmodel import select
 from bot import texts
 from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
-from storage.models import Export, GroupChat, Participant, Play
+from storage.models import ConceptTest, Export, Generation, GroupChat, Participant, Play
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 
@@ -125,6 +125,32 @@ def test_stats(bot: BotRunner, fake: FakeTelegram, player: Player) -> None:
     assert "Participants: 1 (1 active, 0 declined consent)" in reply.text
     assert "Answers: 1 (1 accepted" in reply.text and "Last 24 h: 1 plays, 1 answers" in reply.text
     assert "tabby, tabby cat · features.10: 0/2 done" in reply.text
+
+
+def test_stats_counts_the_network_tests_of_the_current_generation(
+    bot: BotRunner, fake: FakeTelegram
+) -> None:
+    admin = Player(fake, ADMIN_ID)
+    assert "tested against the network (TCAV): none yet" in admin.say("/stats").text
+    with session_scope() as session:
+        session.add(Generation(id=1, status="done", is_current=False))
+        session.add(Generation(id=2, status="done", is_current=True))
+        session.flush()
+        tests = [(1, "validated")] + [(2, "validated")] + [(2, "too few examples")] * 3
+        for gen, verdict in tests:
+            session.add(
+                ConceptTest(
+                    generation=gen,
+                    class_index=0,
+                    layer_name="features.10",
+                    concept_name="stripes",
+                    examples=3,
+                    random_sets=0,
+                    verdict=verdict,
+                )
+            )
+    reply = admin.say("/stats")
+    assert "(TCAV): 3 too few examples, 1 validated" in reply.text
 
 
 def test_export_by_document(bot: BotRunner, fake: FakeTelegram, player: Player) -> None:

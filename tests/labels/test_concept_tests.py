@@ -1,0 +1,114 @@
+"""The rebuild's TCAV stage: marks in the database and the JSON document, for rebuilt classes only."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from engine.models import load_model
+from engine.rebuild import rebuild
+from engine.report import build_report
+from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED
+from storage.db import session_scope
+from storage.models import ConceptTest, Model
+from storage.settings import get_settings
+from tests.labels.tcav_model import SPEC
+from tests.labels.world import World
+
+L1 = "features.29"
+
+
+def label_both_images(world: World, class_index: int, label: str) -> None:
+    player = world.participant()
+    for n in (0, 1):
+        world.play(player, world.cluster(class_index, n, L1, 0), [label])
+
+
+def marks(world: World) -> dict[tuple[int, str, str], dict]:
+    document = json.loads((world.data_dir / "charts/global_explanations.json").read_text())
+    return {
+        (c["class_index"], layer["layer_name"], concept["name"]): concept.get("test")
+        for c in document["classes"]
+        for layer in c["layers"]
+        for concept in layer["concepts"]
+    }
+
+
+def stored(world: World) -> dict[tuple[int, str, str], ConceptTest]:
+    with session_scope(world.engine, readonly=True) as s:
+        return {
+            (t.class_index, t.layer_name, t.concept_name): t
+            for t in s.exec(select(ConceptTest)).all()
+        }
+
+
+def test_too_few_examples_are_marked_without_asking_the_network(
+    world: World, tmp_path: Path
+) -> None:
+    label_both_images(world, 0, "ears")
+    report = rebuild()
+    assert report.ok, report.error
+    assert report.concept_tests_skipped is None  # "testnet" cannot be loaded; it was not needed
+    assert marks(world)[(0, L1, "ear")] == {
+        "verdict": TOO_FEW_EXAMPLES,
+        "score": None,
+        "p_value": None,
+        "examples": 2,
+    }
+    row = stored(world)[(0, L1, "ear")]
+    assert (row.verdict, row.examples, row.score, row.generation) == (TOO_FEW_EXAMPLES, 2, None, 1)
+    page = build_report(tmp_path / "report.html", engine=world.engine).read_text("utf-8")
+    assert "<td>too few examples (2)</td>" in page
+    assert "Network test of its concepts: 1 too few examples." in page
+
+
+def test_a_model_that_cannot_be_loaded_skips_the_stage_with_a_reason(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
+    get_settings.cache_clear()
+    label_both_images(world, 0, "ears")
+    with caplog.at_level(logging.WARNING, logger="engine.concept_tests"):
+        report = rebuild()
+    assert report.ok, report.error
+    assert report.concept_tests_skipped and "testnet" in report.concept_tests_skipped
+    assert "concept tests skipped" in caplog.text
+    assert marks(world)[(0, L1, "ear")] is None
+    assert stored(world) == {}
+
+
+def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
+    monkeypatch.setenv("WEIGHTS", "random")
+    get_settings.cache_clear()
+    loaded = load_model(SPEC, "random")
+    with session_scope(world.engine) as s:
+        model = s.get(Model, world.model_id)
+        model.name, model.weights_hash = SPEC, loaded.weights_hash
+    label_both_images(world, 0, "ears")
+    first = rebuild()
+    assert first.ok, first.error
+    assert first.concept_tests_skipped is None
+    mark = marks(world)[(0, L1, "ear")]
+    assert mark["verdict"] in (VALIDATED, NOT_SIGNIFICANT)
+    assert 0.0 <= mark["score"] <= 1.0 and 0.0 <= mark["p_value"] <= 1.0
+    assert mark["examples"] == 2
+    row = stored(world)[(0, L1, "ear")]
+    assert row.random_sets == 20 and row.generation == 1
+
+    label_both_images(world, 1, "whiskers")  # only class 1 changes
+    second = rebuild()
+    assert second.ok and second.classes_rebuilt == [1]
+    rows = stored(world)
+    assert rows[(0, L1, "ear")].generation == 2  # carried, not recomputed
+    assert rows[(0, L1, "ear")].score == row.score
+    assert rows[(1, L1, "whisker")].verdict in (VALIDATED, NOT_SIGNIFICANT)
+    assert {r.generation for r in rows.values()} == {2}
+    page = build_report(tmp_path / "report.html", engine=world.engine).read_text("utf-8")
+    assert f"{rows[(0, L1, 'ear')].verdict} (TCAV {row.score:.2f}, p " in page
