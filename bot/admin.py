@@ -21,9 +21,10 @@ from telegram import Message, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot import flood, game, stats, texts
+from bot import flood, game, stats, texts, views
 from bot.handlers import Handler, is_private, refuse_arguments, say, services
-from bot.leaderboard import format_board
+from bot.leaderboard import format_group_post
+from storage.models import utcnow
 from storage.privacy import pseudonym
 
 log = logging.getLogger(__name__)
@@ -169,7 +170,7 @@ async def run_rebuild(context: Context, *, full: bool, status: Message | None) -
         if status is not None and latest and latest != shown and not future.done():
             shown = dict(latest)
             text = texts.REBUILD_PROGRESS.format(
-                stage=shown["stage"], percent=100 * float(shown["fraction"])
+                stage=stats.rebuild_stage(shown["stage"]), percent=100 * float(shown["fraction"])
             )
             try:
                 await _edit(context, status, text)
@@ -196,7 +197,8 @@ async def cmd_rebuild(update: Update, context: Context) -> None:
         log.exception("rebuild failed")
         await _edit(context, status, texts.REBUILD_FAILED.format(error=type(exc).__name__))
         return
-    await _edit(context, status, report.summary())
+    names = await services(context).db(stats.class_names)
+    await _edit(context, status, stats.rebuild_summary(report, names))
 
 
 async def announce(context: Context) -> tuple[int, int]:
@@ -206,13 +208,19 @@ async def announce(context: Context) -> tuple[int, int]:
     if not chat_ids:
         return 0, 0
     rows, _me, players = await svc.db(game.leaderboard, None)
-    text = format_board(rows, players=players)
+    text = format_group_post(
+        rows,
+        players=players,
+        when=utcnow(),
+        every=texts.every(svc.settings.leaderboard_interval),
+    )
+    play_button = views.play_link_keyboard(f"https://t.me/{context.bot.username}?start=play")
     posted = removed = 0
     for chat_id in chat_ids:
         target = chat_id
         for _attempt in range(2):
             try:
-                message = await context.bot.send_message(target, text)
+                message = await context.bot.send_message(target, text, reply_markup=play_button)
                 await svc.db(game.record_announcement, target, message.message_id)
                 posted += 1
                 break

@@ -21,7 +21,7 @@ from sqlalchemy import case, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import assignment, dbcontext, nicknames, quality, scoring
+from bot import assignment, dbcontext, names, nicknames, quality, scoring, serving
 from bot.leaderboard import Row, display_name, rank_of, top
 from storage.forget import delete_files, forget_participant
 from storage.models import (
@@ -82,6 +82,7 @@ class Challenge:
 @dataclass(frozen=True)
 class Finished:
     play_id: int
+    message_id: int | None  # the challenge photo's message, which the summary replaces
     guess_points: int
     streak_points: int
     bonus_points: int
@@ -99,6 +100,21 @@ class Started:
 
 
 @dataclass(frozen=True)
+class Reveal:
+    """What the full photo shows after a guess or a give-up: the AI's answer and where the part
+    the player saw came from."""
+
+    cluster_id: int
+    crop_file: str
+    file_id: str | None  # the full photo's file_id once uploaded
+    answer: str
+    confidence: float | None  # the AI's probability for its answer, when known
+    depth: int
+    depths: int  # explained layers of the model
+    streak_lost: int  # the streak a wrong guess or give-up ended (0 when none)
+
+
+@dataclass(frozen=True)
 class Guessed:
     play_id: int
     correct: bool
@@ -106,12 +122,14 @@ class Guessed:
     answer: str
     guess_points: int
     streak_points: int
+    reveal: Reveal
 
 
 @dataclass(frozen=True)
 class Resigned:
     play_id: int
     answer: str
+    reveal: Reveal
 
 
 @dataclass(frozen=True)
@@ -120,6 +138,7 @@ class LabelsAdded:
     labels: tuple[str, ...]
     flagged: int
     total: int
+    words: tuple[str, ...] = ()  # every word given for the play so far, this message's included
 
 
 @dataclass(frozen=True)
@@ -159,6 +178,10 @@ class ClusterInfo:
     crop_file: str
     map_file: str
     is_gold: bool
+    confidence: float | None  # the AI's probability for the explained class, when it is its answer
+
+
+FULL_PHOTO_LEVEL = HINT_LEVEL_COUNT  # RenderedPhoto key of the unmasked photo shown at the end
 
 
 class Catalogue:
@@ -174,6 +197,28 @@ class Catalogue:
         self.collections: dict[int, tuple[float, tuple[int, ...]]] = {}
         self.photos: dict[tuple[int, int], str | None] = {}
         self.plays = assignment.PlayCounter()
+        self.depths: dict[int, int] = {}
+        self.servable: tuple[float, float, dict[int, serving.Photo]] | None = None
+
+    def layer_count(self, session: Session, model_id: int) -> int:
+        """How many layers of the model are explained (for naming a depth's stage)."""
+        count = self.depths.get(model_id)
+        if count is None:
+            deepest = session.exec(
+                select(func.max(Cluster.depth))
+                .join(Image, Image.id == Cluster.image_id)
+                .where(Image.model_id == model_id)
+            ).first()
+            count = self.depths[model_id] = int(deepest or 0) + 1
+        return count
+
+    def servable_photos(self, session: Session, min_confidence: float) -> dict[int, serving.Photo]:
+        """cluster id → photo of every active cluster whose photo may be served."""
+        now = time.monotonic()
+        if self.servable is None or self.servable[0] < now or self.servable[1] != min_confidence:
+            photos = serving.servable_photos(session, min_confidence)
+            self.servable = (now + COLLECTION_TTL, min_confidence, photos)
+        return self.servable[2]
 
     def cluster(self, session: Session, cluster_id: int) -> ClusterInfo | None:
         info = self.clusters.get(cluster_id)
@@ -187,13 +232,17 @@ class Catalogue:
                     Image.crop_file,
                     Cluster.map_file,
                     Cluster.is_gold,
+                    Image.predicted_class,
+                    Image.predicted_prob,
                 )
                 .join(Image, Image.id == Cluster.image_id)
                 .where(Cluster.id == cluster_id)
             ).first()
             if row is None:
                 return None
-            info = ClusterInfo(*row)
+            *fields, predicted, probability = row
+            confidence = float(probability) if predicted == fields[2] else None
+            info = ClusterInfo(*fields, confidence=confidence)
             self.clusters[cluster_id] = info
         return info
 
@@ -321,6 +370,20 @@ def _class_name(session: Session, info: ClusterInfo, index: int | None = None) -
     return names[index] if 0 <= index < len(names) else f"class {index}"
 
 
+def _reveal(session: Session, info: ClusterInfo, streak_before: int, streak_after: int) -> Reveal:
+    cat = catalogue(session)
+    return Reveal(
+        cluster_id=info.cluster_id,
+        crop_file=info.crop_file,
+        file_id=cat.photo(session, info.cluster_id, FULL_PHOTO_LEVEL),
+        answer=_class_name(session, info),
+        confidence=info.confidence,
+        depth=info.depth,
+        depths=cat.layer_count(session, info.model_id),
+        streak_lost=streak_before if streak_before > 0 and streak_after == 0 else 0,
+    )
+
+
 def _view(
     session: Session, play: Play, participant_id: int, *, ordinal: int | None = None
 ) -> Challenge:
@@ -392,6 +455,7 @@ def _finish(session: Session, play: Play, participant: Participant, now: datetim
     rank, players = rank_of(session, points)
     return Finished(
         play.id or 0,
+        play.message_id,
         play.guess_points,
         play.streak_points,
         bonus_total,
@@ -417,6 +481,23 @@ def _close_open(
 # ---- consent ---------------------------------------------------------------------------------
 
 
+def _default_name(session: Session, participant: Participant) -> str:
+    """A friendly name derived from the pseudonym that looks like no other player's name."""
+    nicknames.lock_names(session)
+    others = session.exec(
+        select(Participant.nickname, Participant.pseudonym).where(
+            Participant.id != participant.id,
+            Participant.consent_at.is_not(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    shown = [display_name(nick, pseudo) for nick, pseudo in others]
+
+    def taken(name: str) -> bool:
+        return nicknames.clashes(name, shown)
+
+    return names.unique_name(participant.pseudonym, taken)
+
+
 def has_consented(telegram_id: int) -> bool:
     with dbcontext.scope(readonly=True) as session:
         participant = get_participant(session, telegram_id)
@@ -436,6 +517,8 @@ def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = N
             participant.consent_declined_at = None
             participant.active = True
             participant.last_seen_at = now
+            if participant.nickname is None:
+                participant.nickname = _default_name(session, participant)
             return True
         if participant is not None and participant.consent_at is not None:
             return False  # an old "No" button; leaving is /forget
@@ -479,9 +562,16 @@ def start_challenge(
         if assignment.daily_cap_reached(served, settings.daily_cap):
             raise GameError("daily_cap", cap=settings.daily_cap, finished=finished, skipped=skipped)
         cat = catalogue(session)
-        candidates = cat.plays.candidates(
-            session, participant.id or 0, settings.plays_per_challenge, time.monotonic()
-        )
+        photos = cat.servable_photos(session, settings.min_confidence)
+        recent = serving.recent_images(session, participant.id or 0, settings.photo_cooldown)
+
+        def eligible() -> list[assignment.Candidate]:
+            found = cat.plays.candidates(
+                session, participant.id or 0, settings.plays_per_challenge, time.monotonic()
+            )
+            return serving.eligible(found, photos, recent)
+
+        candidates = eligible()
         for _attempt in range(3):
             choice = assignment.choose(candidates, gold_rate=settings.gold_rate, rng=rng)
             if choice is None:
@@ -500,7 +590,7 @@ def start_challenge(
                     session,
                     participant.id or 0,
                     info.cluster_id,
-                    is_gold=info.is_gold,
+                    is_gold=choice.is_gold,
                     options=options,
                     chat_id=telegram_id,
                     served_at=now,
@@ -513,9 +603,7 @@ def start_challenge(
                 # precompute): recount and choose again.
                 cat.plays.invalidate()
                 cat.clusters.pop(choice.cluster_id, None)
-                candidates = cat.plays.candidates(
-                    session, participant.id or 0, settings.plays_per_challenge, time.monotonic()
-                )
+                candidates = eligible()
                 continue
             cat.plays.served(info.cluster_id)
             view = _view(session, play, participant.id or 0, ordinal=total + 1)
@@ -621,6 +709,7 @@ def make_guess(
         play.guess_points = gp
         play.streak_points = sp
         play.guessed_at = now
+        reveal = _reveal(session, info, participant.streak, streak)
         participant.streak = streak
         participant.best_streak = max(participant.best_streak, streak)
         if play.is_gold:
@@ -628,7 +717,7 @@ def make_guess(
             participant.gold_correct += int(correct)
             participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
         _add_points(participant, gp + sp)
-        return Guessed(play.id or 0, correct, fast, _class_name(session, info), gp, sp)
+        return Guessed(play.id or 0, correct, fast, reveal.answer, gp, sp, reveal)
 
 
 def resign(
@@ -643,10 +732,13 @@ def resign(
         play.stage = "resigned"
         play.outcome = "resign"
         play.finished_at = now
-        participant.streak = scoring.next_streak(participant.streak, correct=False)
-        return Resigned(play.id or 0, _class_name(session, info))
+        streak = scoring.next_streak(participant.streak, correct=False)
+        reveal = _reveal(session, info, participant.streak, streak)
+        participant.streak = streak
+        return Resigned(play.id or 0, reveal.answer, reveal)
 
 
+WORDS_SHOWN = 100  # earlier words of a play listed back to the player
 HISTORY_ROWS = 60  # recent answers read to judge a new message (duplicates, flooding)
 
 
@@ -730,10 +822,17 @@ def add_labels(
             )
             for label, key, answer_flags in zip(parsed.labels, parsed.keys, flags, strict=True)
         ]
+        earlier = session.exec(
+            select(Answer.label)
+            .where(Answer.play_id == play.id)
+            .order_by(Answer.id)  # type: ignore[arg-type]
+            .limit(WORDS_SHOWN)
+        ).all()
         session.add_all(answers)
         flagged = sum(1 for answer in answers if not answer.accepted)
         existing = history.play_label_count
-        return LabelsAdded(play.id or 0, parsed.labels, flagged, existing + len(answers))
+        words = tuple(dict.fromkeys([*earlier, *parsed.labels]))
+        return LabelsAdded(play.id or 0, parsed.labels, flagged, existing + len(answers), words)
 
 
 def finish_labels(telegram_id: int, play_id: int, *, now: datetime | None = None) -> Finished:

@@ -35,7 +35,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot import callbacks, game, photos, texts, views
+from bot import callbacks, game, payoff, photos, texts, views
 from bot.callbacks import Action
 from bot.game import GameError
 from bot.incidents import alert_text, new_incident_id
@@ -202,7 +202,9 @@ async def ask_consent(context: Context, chat_id: int) -> None:
 
 
 async def show_consent(context: Context, chat_id: int) -> None:
-    await say(context, chat_id, texts.WELCOME, views.consent_keyboard())
+    settings = services(context).settings
+    welcome = texts.welcome_text(settings.study_name, settings.study_contact)
+    await say(context, chat_id, welcome, views.consent_keyboard())
 
 
 # ---- the challenge -----------------------------------------------------------------------------
@@ -302,15 +304,7 @@ async def play(context: Context, chat_id: int, user_id: int) -> None:
 
 
 def summary(finished: game.Finished) -> str:
-    return texts.finish_summary(
-        finished.guess_points,
-        finished.streak_points,
-        finished.bonus_points,
-        finished.labels,
-        finished.total,
-        finished.rank,
-        finished.players,
-    )
+    return payoff.summary(finished)
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -396,7 +390,12 @@ async def cmd_help(update: Update, context: Context) -> None:
     await say(
         context,
         update.effective_chat.id,
-        texts.help_text(rebuild_available=services(context).rebuild is not None),
+        texts.help_text(
+            researcher=is_private(update)
+            and update.effective_user is not None
+            and services(context).settings.is_admin(update.effective_user.id),
+            rebuild_available=services(context).rebuild is not None,
+        ),
     )
 
 
@@ -499,29 +498,25 @@ async def on_callback(update: Update, context: Context) -> None:
                 )
             else:
                 await answer(query, texts.CB_WRONG)
-            caption = texts.result_caption(
-                result.correct,
-                texts.class_label(result.answer),
-                result.guess_points,
-                result.streak_points,
-                result.fast,
+            await payoff.show_whole_photo(
+                context,
+                query,
+                result.reveal,
+                payoff.result_caption(result),
+                views.done_keyboard(result.play_id),
             )
-            await edit_caption(context, query, caption, views.done_keyboard(result.play_id))
         elif cb.action is Action.RESIGN:
             result = await svc.db(
                 game.resign, user_id, cb.play_id, now=utcnow(), message_id=message_id
             )
             await answer(query)
-            await edit_caption(
-                context,
-                query,
-                texts.resign_caption(texts.class_label(result.answer)),
-                views.next_keyboard(),
+            await payoff.show_whole_photo(
+                context, query, result.reveal, payoff.resign_caption(result), views.next_keyboard()
             )
         elif cb.action is Action.DONE:
             finished = await svc.db(game.finish_labels, user_id, cb.play_id, now=utcnow())
             await answer(query, texts.CB_DONE)
-            await say(context, user_id, summary(finished), views.next_keyboard())
+            await payoff.show_summary(context, query, finished)
     except GameError as exc:
         if exc.code == "consent":
             await answer(query, texts.CONSENT_NEEDED)
@@ -595,12 +590,7 @@ async def on_text(update: Update, context: Context) -> None:
         else:
             await say(context, chat_id, error_text(exc))
         return
-    await say(
-        context,
-        chat_id,
-        texts.labels_noted(added.labels, added.total, added.flagged),
-        views.done_keyboard(added.play_id),
-    )
+    await payoff.list_words(context, chat_id, added)
 
 
 async def on_not_text(update: Update, context: Context) -> None:
@@ -687,7 +677,7 @@ async def _group_subscription(update: Update, context: Context, *, subscribe: bo
         await say(
             context,
             chat.id,
-            texts.SUBSCRIBED.format(interval=texts.duration(svc.settings.leaderboard_interval)),
+            texts.SUBSCRIBED.format(interval=texts.every(svc.settings.leaderboard_interval)),
         )
     else:
         changed = await svc.db(game.unsubscribe, chat.id)

@@ -6,11 +6,13 @@ Ranks are competition ranks among participants who consented: 1 + the number wit
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
-from bot.texts import MAX_TEXT, fit
+from bot.names import friendly_name
+from bot.texts import MAX_TEXT, fit, plural
 from storage.models import Participant
 
 TOP_N = 10
@@ -25,7 +27,9 @@ class Row:
 
 
 def display_name(nickname: str | None, pseudonym: str) -> str:
-    return nickname or f"player-{pseudonym[:6]}"
+    """The nickname, else the friendly name derived from the pseudonym (players who joined
+    before names were stored at consent)."""
+    return nickname or friendly_name(pseudonym)
 
 
 def _players():
@@ -57,15 +61,35 @@ def top(session: Session, n: int = TOP_N, *, me: int | None = None) -> list[Row]
     return out
 
 
+MEDALS = ("🥇", "🥈", "🥉")
+
+
+def _line(row: Row) -> str:
+    place = MEDALS[row.rank - 1] if row.rank <= len(MEDALS) else f"{row.rank}."
+    marker = " (you)" if row.is_me else ""
+    return f"{place} {row.name}: {row.points:,}{marker}"
+
+
 def format_board(rows: list[Row], *, me: Row | None = None, players: int = 0) -> str:
+    """The leaderboard a player asks for: the top 10, their own row, how to play on."""
     if not rows:
         return "No one has played yet. Be the first: /play"
     lines = ["inv leaderboard"]
-    for row in rows:
-        marker = " (you)" if row.is_me else ""
-        lines.append(f"{row.rank}. {row.name}: {row.points:,}{marker}")
+    lines += [_line(row) for row in rows]
     if me is not None and not any(r.is_me for r in rows):
-        lines.append(f"…\n{me.rank}. {me.name}: {me.points:,} (you)")
+        lines.append(f"…\n{_line(me)}")
     if players:
-        lines.append(f"{players:,} players in total.")
+        lines.append(f"{plural(players, 'player')} in total.")
+    lines.append("Send /play to play.")
+    return fit("\n".join(lines), MAX_TEXT)
+
+
+def format_group_post(rows: list[Row], *, players: int, when: datetime, every: str) -> str:
+    """The regular post in subscribed groups: the date, medals, and how often it comes."""
+    lines = [f"inv leaderboard, {when:%a %d %b %Y} (posted {every})"]
+    if rows:
+        lines += [_line(row) for row in rows]
+        lines.append(f"{plural(players, 'player')} in total. Press Play to join in.")
+    else:
+        lines.append("No one has played yet. Press Play to be the first.")
     return fit("\n".join(lines), MAX_TEXT)

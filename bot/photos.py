@@ -32,6 +32,18 @@ async def render(data_dir: Path, crop_file: str, map_file: str, hint_level: int)
     return await asyncio.to_thread(render_bytes, data_dir, crop_file, map_file, hint_level)
 
 
+def full_photo_bytes(data_dir: Path, crop_file: str) -> bytes:
+    """JPEG bytes of the whole photo, shown when a challenge ends (a worker-thread call)."""
+    from engine import render
+
+    with PILImage.open(data_dir / crop_file) as image:
+        return render.render_photo(image.convert("RGB"))
+
+
+async def render_full(data_dir: Path, crop_file: str) -> bytes:
+    return await asyncio.to_thread(full_photo_bytes, data_dir, crop_file)
+
+
 def is_bad_file_id(exc: BadRequest) -> bool:
     text = str(exc).lower()
     return "file identifier" in text or "wrong file" in text or "file_id" in text

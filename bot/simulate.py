@@ -85,16 +85,18 @@ class Step(Enum):
     FINISHED = "finished"
 
 
-# The bot request that completes each step (what the player waits for before the next one).
-COMPLETES: dict[Step, str] = {
-    Step.START: "sendMessage",
-    Step.CONSENT: "editMessageText",
-    Step.PLAY: "sendPhoto",
-    Step.HINT: "editMessageMedia",
-    Step.GUESS: "editMessageCaption",
-    Step.OPTION: "editMessageCaption",
-    Step.LABEL: "sendMessage",
-    Step.DONE: "sendMessage",
+# The bot requests that complete each step (what the player waits for before the next one):
+# a guess turns the photo into the whole photo; words are listed in one message, sent first and
+# then edited; Done puts the summary under the photo.
+COMPLETES: dict[Step, tuple[str, ...]] = {
+    Step.START: ("sendMessage",),
+    Step.CONSENT: ("editMessageText",),
+    Step.PLAY: ("sendPhoto",),
+    Step.HINT: ("editMessageMedia",),
+    Step.GUESS: ("editMessageCaption",),
+    Step.OPTION: ("editMessageMedia",),
+    Step.LABEL: ("sendMessage", "editMessageText"),
+    Step.DONE: ("editMessageCaption", "sendMessage"),
 }
 
 
@@ -160,7 +162,7 @@ class SimulatedPlayer:
             return False
         if self.step is Step.PLAY and event["method"] == "sendMessage":
             return True  # no challenge left for this player (or the daily cap)
-        return event["method"] == COMPLETES.get(self.step)
+        return event["method"] in COMPLETES.get(self.step, ())
 
     def on_reply(self, event: dict[str, Any]) -> None:
         """Advance after the bot answered the current step."""

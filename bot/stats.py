@@ -1,19 +1,25 @@
-"""Researchers' /stats: participants, plays, answers, progress per class and layer, last 24 h."""
+"""Researchers' /stats: a summary that fits one message; and the words of /rebuild's replies.
+
+The summary opens with the overall progress (plays done of those needed, players active today,
+words, concepts), then a few short lines; the details per class and layer are in the report.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import Session, select
 
 from bot import dbcontext
 from bot.assignment import counted_plays
-from bot.texts import MAX_TEXT, fit
+from bot.texts import MAX_TEXT, fit, plural
 from storage.models import (
     Answer,
     Cluster,
+    Concept,
     ConceptTest,
     Generation,
     Image,
@@ -22,8 +28,6 @@ from storage.models import (
     Play,
     utcnow,
 )
-
-MAX_PROGRESS_ROWS = 40
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,8 @@ class Stats:
     accepted: int = 0
     plays_last_day: int = 0
     answers_last_day: int = 0
+    active_today: int = 0  # players seen in the last 24 hours
+    concepts: int = 0
     progress: list[Progress] = field(default_factory=list)
     # TCAV verdict → top concepts of the current generation with it
     concept_tests: dict[str, int] = field(default_factory=dict)
@@ -132,6 +138,12 @@ def collect(plays_per_challenge: int, *, now: datetime | None = None) -> Stats:
         stats.answers_last_day = session.exec(
             select(func.count()).select_from(Answer).where(Answer.created_at >= day_ago)
         ).one()
+        stats.active_today = session.exec(
+            select(func.count())
+            .select_from(Participant)
+            .where(consented, Participant.last_seen_at >= day_ago)
+        ).one()
+        stats.concepts = session.exec(select(func.count()).select_from(Concept)).one()
         stats.progress = _progress(session, plays_per_challenge)
         current = select(Generation.id).where(Generation.is_current.is_(True))
         for verdict, n in session.exec(
@@ -143,22 +155,92 @@ def collect(plays_per_challenge: int, *, now: datetime | None = None) -> Stats:
         return stats
 
 
+LEAST_DONE_SHOWN = 5
+
+
 def format_stats(stats: Stats) -> str:
-    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.outcomes.items())) or "none"
+    """The summary: overall progress first, then one short line per topic."""
+    counted = sum(p.counted for p in stats.progress)
+    needed = sum(p.needed for p in stats.progress)
+    clusters = sum(p.clusters for p in stats.progress)
+    retired = sum(p.retired for p in stats.progress)
+    share = f" ({100 * counted / needed:.0f}%)" if needed else ""
     lines = [
-        f"Participants: {stats.participants:,} ({stats.active:,} active, {stats.declined:,} declined consent)",
-        f"Plays: {stats.plays:,} ({outcomes})",
-        f"Answers: {stats.answers:,} ({stats.accepted:,} accepted, {stats.answers - stats.accepted:,} flagged)",
-        f"Last 24 h: {stats.plays_last_day:,} plays, {stats.answers_last_day:,} answers",
+        f"Progress: {counted:,} of {needed:,} plays done{share}; "
+        f"{plural(stats.active_today, 'player')} active today; {plural(stats.answers, 'word')}; "
+        f"{plural(stats.concepts, 'concept')}.",
         "",
-        "Progress per class and layer (clusters done / total, plays collected):",
+        f"Challenges: {retired:,} of {clusters:,} finished.",
+        f"Players: {stats.participants:,} joined ({stats.active:,} reachable), "
+        f"{stats.declined:,} declined.",
     ]
-    for p in stats.progress[:MAX_PROGRESS_ROWS]:
-        lines.append(f"{p.class_name} · {p.layer}: {p.retired}/{p.clusters} done, {p.percent:.0f}%")
-    if len(stats.progress) > MAX_PROGRESS_ROWS:
-        lines.append(f"… and {len(stats.progress) - MAX_PROGRESS_ROWS} more (see /export)")
-    if not stats.progress:
-        lines.append("no challenges yet (run inv precompute)")
+    outcomes = ", ".join(f"{k} {v:,}" for k, v in sorted(stats.outcomes.items())) or "none yet"
+    lines.append(f"Plays: {stats.plays:,} ({outcomes}).")
+    lines.append(f"Words: {stats.accepted:,} accepted, {stats.answers - stats.accepted:,} flagged.")
+    lines.append(
+        f"Last 24 h: {plural(stats.plays_last_day, 'play')}, "
+        f"{plural(stats.answers_last_day, 'word')}."
+    )
+    by_class: dict[str, list[Progress]] = {}
+    for progress in stats.progress:
+        by_class.setdefault(progress.class_name, []).append(progress)
+    if by_class:
+        shares = sorted(
+            (sum(p.counted for p in ps) / max(1, sum(p.needed for p in ps)), name)
+            for name, ps in by_class.items()
+        )
+        least = ", ".join(
+            f"{fit(name.split(',')[0], 40)} {100 * share:.0f}%"
+            for share, name in shares[:LEAST_DONE_SHOWN]
+        )
+        lines.append(f"Least done ({len(by_class):,} classes): {least}.")
+        lines.append("Per class and layer: /report (or inv report).")
+    else:
+        lines.append("No challenges yet (run inv precompute).")
     tested = ", ".join(f"{n:,} {v}" for v, n in sorted(stats.concept_tests.items()))
-    lines += ["", f"Top concepts tested against the network (TCAV): {tested or 'none yet'}"]
+    lines.append(f"Top concepts tested against the network (TCAV): {tested or 'none yet'}.")
     return fit("\n".join(lines), MAX_TEXT)
+
+
+# ---- /rebuild -------------------------------------------------------------------------------
+
+REBUILD_STAGES = {
+    "prepare": "getting ready",
+    "load": "reading the players' words",
+    "clean": "cleaning the words",
+    "embed": "comparing phrases",
+    "group": "grouping synonyms into concepts",
+    "score": "scoring concepts",
+    "charts": "drawing the charts",
+    "switch": "publishing the new results",
+    "done": "finishing",
+}
+
+
+def rebuild_stage(stage: str) -> str:
+    return REBUILD_STAGES.get(stage, stage)
+
+
+def class_names() -> list[str]:
+    """The class names of the newest model (what the rebuild's class numbers refer to)."""
+    with dbcontext.scope(readonly=True) as session:
+        classes = session.exec(select(Model.classes).order_by(Model.id.desc())).first()  # type: ignore[union-attr]
+        return list(classes or [])
+
+
+def rebuild_summary(report: Any, names: list[str], shown: int = 12) -> str:
+    """The rebuild's result in words, with class names instead of numbers."""
+    rebuilt = list(getattr(report, "classes_rebuilt", []) or [])
+    if not getattr(report, "ran", True) or getattr(report, "error", None) or not rebuilt:
+        return str(report.summary())
+    labels = [
+        fit(names[c].split(",")[0], 40) if 0 <= c < len(names) else f"class {c}"
+        for c in rebuilt[:shown]
+    ]
+    more = f" and {len(rebuilt) - shown:,} more" if len(rebuilt) > shown else ""
+    count = f"{len(rebuilt):,} class" + ("" if len(rebuilt) == 1 else "es")
+    return (
+        f"Rebuilt {count} ({', '.join(labels)}{more}): "
+        f"{report.concepts:,} concepts from {report.answers:,} words, "
+        f"{report.charts:,} charts, in {report.seconds:.1f} s (generation {report.generation})."
+    )

@@ -41,27 +41,48 @@ def plural(n: int, word: str) -> str:
 
 # ---- consent and help ----------------------------------------------------------------------
 
-WELCOME = (
-    "Welcome to inv, a game that helps explain how image-recognition networks see.\n\n"
-    "You get a photo that is black except where one part of the network looks. Guess what the "
-    "network thinks it is, then tell us what made you guess. Your words become explanations of "
-    "the network, layer by layer.\n\n"
-    "What we collect: your guesses, the words you type, timings and points, linked to a "
-    "pseudonym. Your Telegram name is never stored; your Telegram id is kept in one place only, "
-    "so that you can continue and delete your data. Research exports contain pseudonyms only. "
-    "You can delete everything at any time with /forget.\n\n"
-    "Do you agree to take part?"
+# Scoring in one paragraph, shown in the welcome and in /help (the figures are bot.scoring's).
+SCORING = (
+    "Scoring: a right guess earns 100 points, minus 10 for each Show more. Right guesses in a "
+    "row add a streak bonus (+10 for the second, up to +50). Each word you give that another "
+    "player also gave for the same photo earns +10."
 )
+HOW_TO = (
+    "How to play:\n"
+    "1. /play shows a photo that is dark except where the AI looked.\n"
+    "2. Guess what the AI took it for (Show more lights up more, for fewer points).\n"
+    "3. Tell us in a few words what made you guess, then press Done."
+)
+
+
+def welcome_text(study_name: str, study_contact: str | None) -> str:
+    """The consent request: who runs the study, what the game is, what is kept and shared."""
+    contact = f" Questions: {study_contact}." if study_contact else ""
+    return fit(
+        f"Welcome to inv, a guessing game run by {study_name} to learn how image-recognition AI "
+        f"sees photos.{contact}\n\n"
+        "You see a photo that is dark except where the AI looked. Guess what the AI took it for, "
+        "then say what made you guess. Your words help explain what the AI pays attention to.\n\n"
+        f"{SCORING}\n\n"
+        "What is kept: your guesses, the words you type, timings and points, under a pseudonym. "
+        "Your Telegram name is never stored; your Telegram id is kept in one place only, so that "
+        "you can continue and delete your data. It is kept while the study runs, unless you "
+        "delete it sooner.\n"
+        "- Research exports contain the words you type exactly as you typed them (never your "
+        "Telegram id or name), so please type nothing personal.\n"
+        "- Your nickname, or a made-up name, appears on leaderboards, also in groups that follow "
+        "inv.\n"
+        "- Some photos are hidden checks whose answer is known; how you do on them decides how "
+        "much your words count.\n"
+        "- /forget deletes everything at any time, but cannot recall exports already made.\n\n"
+        "Do you agree to take part?",
+        MAX_TEXT,
+    )
+
+
 CONSENT_YES = "I agree"
 CONSENT_NO = "No, thanks"
-CONSENT_THANKS = (
-    "Thank you! How to play:\n"
-    "1. /play shows a challenge: a photo revealed only where the network looks.\n"
-    "2. Show more reveals a bit more (fewer points), Guess lets you pick the class, Give up ends it.\n"
-    "3. After your guess, send the words that made you guess (comma-separated or one per "
-    "message), then press Done.\n\n"
-    "Ready? Press Play or send /play."
-)
+CONSENT_THANKS = f"Thank you, you are in!\n\n{HOW_TO}\n\nReady? Press Play or send /play."
 CONSENT_DECLINED = (
     "No problem. I keep only your Telegram id and the time you said no, so that I don't ask "
     "again; it is never part of the research data. Send /start if you change your mind, or "
@@ -72,26 +93,26 @@ CONSENT_DECLINED_REMINDER = (
     "your mind."
 )
 CONSENT_NEEDED = "Please agree to take part first (send /start to read what is collected)."
-ALREADY_CONSENTED = "You are already in. Send /play for a challenge or /help for the commands."
+ALREADY_CONSENTED = "You are already in. Send /play for a challenge or /help for how to play."
 
 PLAYER_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("start", "what inv is and how to take part"),
-    ("play", "get the next challenge"),
+    ("play", "the next challenge"),
+    ("help", "how to play and how points work"),
     ("score", "your points and rank"),
-    ("leaderboard", "top 10 players and your rank"),
-    ("nickname", "set the name shown on leaderboards: /nickname NAME"),
-    ("help", "all commands"),
-    ("forget", "delete everything you gave"),
+    ("leaderboard", "the top 10 players"),
+    ("nickname", "your name on leaderboards: /nickname NAME"),
     ("cancel", "leave the current step"),
+    ("forget", "delete everything you gave"),
+    ("start", "what inv is and what is kept"),
 )
 GROUP_COMMANDS: tuple[tuple[str, str], ...] = (
     ("subscribe", "group admins: post the leaderboard here regularly"),
     ("unsubscribe", "group admins: stop leaderboard posts"),
     ("leaderboard", "top 10 players"),
-    ("help", "all commands"),
+    ("help", "how to play"),
 )
 ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
-    ("stats", "progress per class and layer"),
+    ("stats", "progress summary"),
     ("export", "pseudonymised research export (zip)"),
     ("report", "HTML report of the explanations and the crowd"),
     ("rebuild", "rebuild concepts and explanations now"),
@@ -99,46 +120,67 @@ ADMIN_COMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
-def help_text(*, rebuild_available: bool) -> str:
-    lines = ["inv commands:"]
+def help_text(*, researcher: bool = False, rebuild_available: bool = True) -> str:
+    """How to play and how points work; researchers also get their commands."""
+    lines = [HOW_TO, "", SCORING, "", "Commands:"]
     lines += [f"/{c} - {d}" for c, d in PLAYER_COMMANDS]
-    lines.append("\nIn groups:")
-    lines += [f"/{c} - {d}" for c, d in GROUP_COMMANDS if c in {"subscribe", "unsubscribe"}]
-    lines.append("\nFor researchers:")
-    lines += [f"/{c} - {d}" for c, d in ADMIN_COMMANDS if rebuild_available or c != "rebuild"]
-    lines.append("\nChallenges are played in this private chat.")
+    lines.append(
+        "In a group, its admins can /subscribe it to a regular leaderboard post "
+        "(/unsubscribe stops it)."
+    )
+    if researcher:
+        lines.append("\nFor researchers:")
+        lines += [f"/{c} - {d}" for c, d in ADMIN_COMMANDS if rebuild_available or c != "rebuild"]
     return "\n".join(lines)
 
 
 # ---- the challenge ---------------------------------------------------------------------------
 
-BTN_MORE = "Show more"
+BTN_MORE = "Show more (−10)"
 BTN_GUESS = "Guess"
 BTN_RESIGN = "Give up"
 BTN_DONE = "Done"
 BTN_NEXT = "Next challenge"
 BTN_PLAY = "Play"
 
+# Captions are kept short enough to read under a photo on a phone.
+MAX_SHORT_CAPTION = 200
+DOT_ON, DOT_OFF = "●", "○"
 
-def challenge_caption(
-    ordinal: int, hint_level: int, percent: float, levels: int, layer_depth: int
-) -> str:
-    share = f"{percent:g}%"
+
+def dots(hint_level: int, levels: int) -> str:
+    """Progress through the hints: ●●○○○○ at the second of six."""
+    shown = max(1, min(levels, hint_level + 1))
+    return DOT_ON * shown + DOT_OFF * (levels - shown)
+
+
+def _head(ordinal: int, hint_level: int, levels: int, points: int) -> str:
+    number = f"Challenge {ordinal} " if ordinal else ""
+    return f"{number}{dots(hint_level, levels)} now worth {points} points"
+
+
+def challenge_caption(ordinal: int, hint_level: int, levels: int, points: int) -> str:
+    """The caption under a partly revealed photo: progress, stakes, what to do."""
     more = (
-        "Show more reveals more (fewer points)."
+        "Show more lights up more, for 10 points less."
         if hint_level < levels - 1
         else "This is all there is."
     )
-    head = f"Challenge {ordinal}: what" if ordinal else "What"
     return fit(
-        f"{head} does the network see here?\n"
-        f"Showing the top {share} of what one group of filters in layer {layer_depth + 1} looks at "
-        f"(hint {hint_level + 1}/{levels}).\n{more} Press Guess when you know.",
-        MAX_CAPTION,
+        f"{_head(ordinal, hint_level, levels, points)}\n"
+        f"What did the AI take this for? The lit part is where it looked. {more}",
+        MAX_SHORT_CAPTION,
     )
 
 
-_ORDINAL = re.compile(r"^Challenge (\d+):", re.MULTILINE)
+def guess_caption(ordinal: int, hint_level: int, levels: int, points: int) -> str:
+    return fit(
+        f"{_head(ordinal, hint_level, levels, points)}\nWhat did the AI take this for?",
+        MAX_SHORT_CAPTION,
+    )
+
+
+_ORDINAL = re.compile(r"^Challenge (\d+)\b", re.MULTILINE)
 
 
 def ordinal_in(caption: str | None) -> int:
@@ -147,34 +189,69 @@ def ordinal_in(caption: str | None) -> int:
     return int(match.group(1)) if match else 0
 
 
+def stage_name(depth: int, depths: int) -> str:
+    """early, middle or late: where in the AI's processing a part of the photo was picked out."""
+    if depths <= 1:
+        return "late"
+    third = min(2, max(0, depth) * 3 // depths)
+    return ("early", "middle", "late")[third]
+
+
+def took_it_for(answer: str, confidence: float | None) -> str:
+    sure = f" ({confidence:.0%} sure)" if confidence is not None else ""
+    return f"The AI took this for: {answer}{sure}."
+
+
+def _stage_line(stage: str) -> str:
+    article = "a" if stage == "middle" else "an"
+    return f"It noticed this at {article} {stage} stage."
+
+
+def _streak_lost(lost: int) -> str:
+    return f" Your streak of {lost} is lost." if lost > 1 else ""
+
+
 def result_caption(
-    correct: bool, answer: str, guess_points: int, streak_points: int, fast: bool
+    correct: bool,
+    answer: str,
+    confidence: float | None,
+    guess_points: int,
+    streak_points: int,
+    fast: bool,
+    stage: str,
+    streak_lost: int = 0,
 ) -> str:
+    """The payoff under the full photo after a guess, and the question for words."""
+    took = took_it_for(answer, confidence)
     if fast:
-        head = f"Too fast to count, so no points this time. It was: {answer}."
+        head = f"Too fast to count: no points. {took}"
     elif correct:
-        streak = f" + {streak_points} streak bonus" if streak_points else ""
-        head = f"Right, it is {answer}! +{guess_points} points{streak}."
+        streak = f", +{streak_points} streak" if streak_points else ""
+        head = f"Right! {took} +{guess_points} points{streak}."
     else:
-        head = f"Not quite: it was {answer}."
+        head = f"Not quite. {took}{_streak_lost(streak_lost)}"
     return fit(
-        f"{head}\n\nWhat made you guess? Send the things you saw (e.g. stripes, pointed ears), "
-        "comma-separated or one per message. Press Done when finished.",
-        MAX_CAPTION,
+        f"{head}\n{_stage_line(stage)}\nWhat made you guess? Send words, then press Done.",
+        MAX_SHORT_CAPTION,
     )
 
 
-def resign_caption(answer: str) -> str:
-    return fit(f"You gave up. It was: {answer}.", MAX_CAPTION)
+def resign_caption(answer: str, confidence: float | None, stage: str, streak_lost: int = 0) -> str:
+    return fit(
+        f"You gave up. {took_it_for(answer, confidence)}{_streak_lost(streak_lost)}\n"
+        f"{_stage_line(stage)}",
+        MAX_SHORT_CAPTION,
+    )
 
 
-def labels_noted(labels: Sequence[str], total: int, flagged: int) -> str:
-    shown = ", ".join(fit(label, 60) for label in labels)
+def words_so_far(words: Sequence[str], flagged: int) -> str:
+    """The one message that lists a challenge's words as they arrive, with Done under it."""
+    shown = ", ".join(fit(word, 60) for word in words)
     note = ""
     if flagged:
-        note = f"\n({plural(flagged, 'label')} repeated or sent too fast; they earn no points.)"
+        note = f"\n({plural(flagged, 'word')} repeated or sent too fast; they earn no points.)"
     return fit(
-        f"Noted: {shown}.{note}\nYou gave {plural(total, 'label')} so far. More, or press Done.",
+        f"Your words so far: {shown}.{note}\nSend more, or press Done.",
         MAX_TEXT,
     )
 
@@ -183,27 +260,31 @@ def finish_summary(
     guess_points: int,
     streak_points: int,
     bonus_points: int,
-    labels: int,
+    words: int,
     total: int,
     rank: int,
     players: int,
 ) -> str:
-    parts = [f"Guess: +{guess_points}"]
+    parts = [f"guess +{guess_points}"]
     if streak_points:
-        parts.append(f"streak: +{streak_points}")
-    parts.append(f"agreement: +{bonus_points} (provisional)")
+        parts.append(f"streak +{streak_points}")
+    parts.append(f"matching words +{bonus_points} so far")
     return fit(
-        f"Challenge done, {plural(labels, 'label')} recorded. {', '.join(parts)}.\n"
-        f"Total: {total:,} points, rank {rank} of {players}.",
-        MAX_TEXT,
+        f"Challenge done: {plural(words, 'word')} saved; {', '.join(parts)}.\n"
+        f"Total {total:,} points, rank {rank} of {players}. Press Next challenge.",
+        MAX_SHORT_CAPTION,
     )
 
 
 SKIPPED_PREVIOUS = "The previous challenge was skipped."
 NO_CHALLENGES = (
-    "There are no challenges for you right now: you have seen them all. Thank you! Try again later."
+    "There are no challenges for you right now: you have seen them all. Thank you! Try /play "
+    "again later, or see /leaderboard."
 )
-DAILY_CAP = "That's all for today ({cap} challenges). Thank you! Come back tomorrow."
+DAILY_CAP = (
+    "That's all for today ({cap} challenges). Thank you! Come back tomorrow; /score shows "
+    "your points."
+)
 HINT_MAX = "This is the most there is to show. Press Guess or Give up."
 
 # ---- button answers (answerCallbackQuery, ≤ 200 characters) ---------------------------------
@@ -221,23 +302,23 @@ CB_DONE = "Thanks!"
 # ---- labels and bad input --------------------------------------------------------------------
 
 LABEL_TOO_LONG = (
-    "That is too long: each label may have at most {limit} characters. Please send shorter "
-    "labels, comma-separated. Nothing was recorded from that message."
+    "That is too long: each word or phrase may have at most {limit} characters. Please send "
+    "shorter ones, comma-separated. Nothing was recorded from that message."
 )
 LABEL_MESSAGE_TOO_LONG = (
     "That message is too long (at most {limit} characters). Nothing was recorded from it; please "
-    "send a few short labels, comma-separated."
+    "send a few short words, comma-separated."
 )
 LABEL_TOO_MANY = (
-    "That is too many labels at once (at most {limit} per message). Nothing was recorded; please "
+    "That is too many at once (at most {limit} per message). Nothing was recorded; please "
     "send fewer."
 )
 LABEL_NO_WORDS = "Please describe what you saw in words (emoji or symbols alone can't be used)."
 LABEL_PLAY_LIMIT = (
-    "A challenge takes at most {limit} labels, and that message would go past it. Nothing was "
+    "A challenge takes at most {limit} words, and that message would go past it. Nothing was "
     "recorded from it; press Done to finish."
 )
-LABELS_NOT_NOW_REVEAL = "First guess the class: press Guess under the photo (or Give up)."
+LABELS_NOT_NOW_REVEAL = "First make your guess: press Guess under the photo (or Give up)."
 LABELS_NOT_NOW = (
     "There is no challenge waiting for words right now. Send /play for a new challenge."
 )
@@ -255,16 +336,19 @@ PRIVATE_ONLY = "Challenges are played in a private chat with me: {link}"
 CHANNEL_ONLY_PRIVATE = "inv works in private chats and groups, not in channels."
 CANCEL_NOTHING = "Nothing to cancel. Send /play for a challenge."
 CANCEL_SKIPPED = "Challenge skipped. Send /play for another one."
-CANCEL_LABELS = "Done: your labels are saved. Send /play for another challenge."
+CANCEL_LABELS = "Done: your words are saved. Send /play for another challenge."
 APOLOGY = "Sorry, something went wrong on my side. What you sent before is saved; please try again."
 
 # ---- score, leaderboard, nickname -------------------------------------------------------------
 
 NICKNAME_USAGE = (
-    "Send /nickname NAME (3-20 letters, digits, spaces, _ or -). Your name on leaderboards is "
-    "now: {name}."
+    "Your name on leaderboards is {name}. To change it, send /nickname NAME (3-20 letters, "
+    "digits, spaces, _ or -)."
 )
-NICKNAME_SET = "Your leaderboard name is now {name}."
+NICKNAME_SET = (
+    "Your leaderboard name is now {name}. /leaderboard shows where you stand; /play for the next "
+    "challenge."
+)
 NICKNAME_TAKEN = "That nickname is taken, or looks like one that is. Please choose another one."
 NICKNAME_INVALID = "A nickname needs 3-20 letters, digits, spaces, _ or -, and at least one letter."
 
@@ -283,7 +367,8 @@ def score_text(
     return (
         f"{name}: {points:,} points, rank {rank} of {players}.\n"
         f"Challenges: {played} played, {correct} guessed right. Streak: {streak} "
-        f"(best {best_streak}). Reliability: {trust:.2f}."
+        f"(best {best_streak}).\n"
+        f"Choose your leaderboard name with /nickname NAME; /play for the next challenge."
     )
 
 
@@ -308,7 +393,7 @@ FORGET_EXPIRED = "This confirmation has expired. Send /forget again."
 
 GROUP_ADMINS_ONLY = "Only group admins can do that."
 GROUP_ONLY = "/{command} works in groups: add me to a group and send it there."
-SUBSCRIBED = "This group will get the inv leaderboard every {interval}."
+SUBSCRIBED = "This group will get the inv leaderboard {interval}."
 UNSUBSCRIBED = "This group will no longer get leaderboard posts."
 NOT_SUBSCRIBED = "This group was not subscribed."
 ADMIN_ONLY = "Sorry, this command is for the researchers running inv."
@@ -354,3 +439,10 @@ RESEARCHERS_PRIVATE_ONLY = (
     "Researcher commands work only in your private chat with me, so that nothing is shared with "
     "the group: {link}"
 )
+
+
+def every(seconds: int) -> str:
+    """How often, in words: "every day", "every 6 hours", "every 30 minutes"."""
+    words = duration(seconds)
+    count, _, unit = words.partition(" ")
+    return f"every {unit}" if count == "1" else f"every {words}"

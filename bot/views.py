@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from bot import callbacks, texts
-from bot.game import HINT_LEVEL_COUNT, HINT_PERCENTS, Challenge
+from bot import callbacks, scoring, texts
+from bot.game import HINT_LEVEL_COUNT, Challenge
 
 OPTION_COLUMNS = 2
 
@@ -53,6 +53,11 @@ def next_keyboard(label: str = texts.BTN_NEXT) -> InlineKeyboardMarkup:
     )
 
 
+def play_link_keyboard(url: str) -> InlineKeyboardMarkup:
+    """Play, as a link into the private chat (for posts in groups)."""
+    return InlineKeyboardMarkup([[InlineKeyboardButton(texts.BTN_PLAY, url=url)]])
+
+
 def consent_keyboard() -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup(
         [
@@ -73,18 +78,29 @@ def forget_keyboard(offered_at: int) -> InlineKeyboardMarkup:
     )
 
 
+def at_stake(hint_level: int) -> int:
+    """Points a right guess earns at this hint level."""
+    return scoring.guess_points(hint_level, correct=True)
+
+
 def caption(challenge: Challenge, *, note: str | None = None) -> str:
     text = texts.challenge_caption(
         challenge.ordinal,
         challenge.hint_level,
-        HINT_PERCENTS[challenge.hint_level],
         HINT_LEVEL_COUNT,
-        challenge.layer_depth,
+        at_stake(challenge.hint_level),
     )
-    return texts.fit(f"{note}\n{text}" if note else text, texts.MAX_CAPTION)
+    if note:
+        text = f"{note}\n{text}"
+    return texts.fit(text, texts.MAX_SHORT_CAPTION)
 
 
 def guess_caption(challenge: Challenge) -> str:
-    base = caption(challenge)
-    first = base.split("\n")[0]
-    return texts.fit(f"{first}\nWhich class is it?", texts.MAX_CAPTION)
+    return texts.guess_caption(
+        challenge.ordinal, challenge.hint_level, HINT_LEVEL_COUNT, at_stake(challenge.hint_level)
+    )
+
+
+def words_keyboard(play_id: int) -> InlineKeyboardMarkup:
+    """Done under the message that lists a challenge's words."""
+    return done_keyboard(play_id)

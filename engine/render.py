@@ -239,6 +239,13 @@ def render_challenge(
     return _jpeg(Image.composite(image, black, mask), quality)
 
 
+def render_photo(
+    crop: Image.Image | np.ndarray, *, side: int = DISPLAY_SIDE, quality: int = JPEG_QUALITY
+) -> bytes:
+    """JPEG bytes: the whole crop, nothing hidden (what the game shows once a challenge ends)."""
+    return _jpeg(_display(crop, side), quality)
+
+
 def render_overlay(
     crop: Image.Image | np.ndarray,
     cluster_map: np.ndarray,

@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     daily_cap: int = Field(200, ge=1)
     min_answer_seconds: float = Field(2.0, ge=0.0)
     max_label_length: int = Field(64, ge=1, le=4096)
+    # Serve a photo only when the AI's answer has at least this probability (or is the known
+    # true class), and not again to a player within this many challenges while others are left.
+    min_confidence: float = Field(0.3, ge=0.0, le=1.0)
+    photo_cooldown: int = Field(10, ge=0)
+
+    # Who runs the study and how to reach them (shown when asking for consent)
+    study_name: str = "the inv research team"
+    study_contact: str | None = None
     # Per-user limit on incoming updates (a token bucket): FLOOD_RATE per second sustained,
     # bursts of FLOOD_BURST; FLOOD_RATE=0 turns it off.
     flood_rate: float = Field(1.0, ge=0.0)

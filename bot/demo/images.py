@@ -2,6 +2,13 @@
 
 Nothing is downloaded and no photo is committed: scikit-image, scikit-learn and matplotlib carry
 these files in their wheels, and Debian's `darknet` package adds six more when it is installed.
+A few are also used through a second view (a region of the photo showing another object), so
+that enough photos are served without the Debian ones.
+
+Where an ImageNet class names what a photo shows, the photo is written into a folder of that
+name, which precompute reads as its true class (the ImageFolder layout); the others stay at the
+top of the folder, with no true class. The game serves a photo only when the network's answer is
+confident or the known true class, so true classes let more photos be played honestly.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ log = logging.getLogger(__name__)
 
 DARKNET_DATA = Path("/usr/share/darknet/data")
 DARKNET_PHOTOS = ("dog", "eagle", "giraffe", "horses", "kite", "person")
+DARKNET_TRUE_CLASSES = {"eagle": "bald eagle"}  # the others show no single ImageNet class
 
 
 @dataclass(frozen=True)
@@ -25,6 +33,20 @@ class DemoPhoto:
     name: str
     source: str
     load: Callable[[], Image.Image]
+    true_class: str | None = None  # an ImageNet class name that fits what the photo shows
+
+
+def _region(
+    load: Callable[[], Image.Image], box: tuple[float, float, float, float]
+) -> Callable[[], Image.Image]:
+    def crop() -> Image.Image:
+        image = load()
+        w, h = image.size
+        return image.crop(
+            (round(box[0] * w), round(box[1] * h), round(box[2] * w), round(box[3] * h))
+        )
+
+    return crop
 
 
 def _skimage(name: str, index: int | None = None) -> Callable[[], Image.Image]:
@@ -64,22 +86,40 @@ def _matplotlib_sample(filename: str) -> Path:
 def available_photos() -> list[DemoPhoto]:
     """Every demo photo that this machine can provide, in a fixed order."""
     photos = [
-        DemoPhoto("chelsea", "scikit-image", _skimage("chelsea")),
-        DemoPhoto("coffee", "scikit-image", _skimage("coffee")),
+        DemoPhoto("chelsea", "scikit-image", _skimage("chelsea"), "tabby"),
+        DemoPhoto("coffee", "scikit-image", _skimage("coffee"), "espresso"),
         DemoPhoto("astronaut", "scikit-image", _skimage("astronaut")),
         DemoPhoto("rocket", "scikit-image", _skimage("rocket")),
         DemoPhoto("motorcycle_left", "scikit-image", _skimage("stereo_motorcycle", 0)),
         DemoPhoto("motorcycle_right", "scikit-image", _skimage("stereo_motorcycle", 1)),
-        DemoPhoto("china", "scikit-learn", _sklearn("china.jpg")),
+        DemoPhoto("china", "scikit-learn", _sklearn("china.jpg"), "palace"),
         DemoPhoto("flower", "scikit-learn", _sklearn("flower.jpg")),
+        DemoPhoto("cameraman", "scikit-image", _skimage("camera"), "tripod"),
+        # Second views: the pagoda whole, and the helmet beside the astronaut.
+        DemoPhoto(
+            "summer_palace",
+            "scikit-learn",
+            _region(_sklearn("china.jpg"), (0, 0, 0.5, 1)),
+            "palace",
+        ),
+        DemoPhoto("helmet", "scikit-image", _region(_skimage("astronaut"), (0.5, 0.5, 1, 1))),
     ]
     grace = _matplotlib_sample("grace_hopper.jpg")
     if grace.is_file():
-        photos.append(DemoPhoto("grace_hopper", "matplotlib", _file(grace)))
+        photos.append(DemoPhoto("grace_hopper", "matplotlib", _file(grace), "military uniform"))
+        photos.append(
+            DemoPhoto(
+                "uniform",
+                "matplotlib",
+                _region(_file(grace), (0, 0.5, 1, 1)),
+                "military uniform",
+            )
+        )
     for name in DARKNET_PHOTOS:
         path = DARKNET_DATA / f"{name}.jpg"
         if path.is_file():
-            photos.append(DemoPhoto(name, "darknet (Debian)", _file(path)))
+            true_class = DARKNET_TRUE_CLASSES.get(name)
+            photos.append(DemoPhoto(name, "darknet (Debian)", _file(path), true_class))
     return photos
 
 
@@ -94,7 +134,9 @@ def gather_demo_images(folder: Path, limit: int | None = None) -> list[Path]:
         photos = photos[:limit]
     paths = []
     for photo in photos:
-        path = folder / f"{photo.name}.jpg"
+        home = folder / photo.true_class if photo.true_class else folder
+        home.mkdir(exist_ok=True)
+        path = home / f"{photo.name}.jpg"
         if not path.exists():
             try:
                 image = photo.load()

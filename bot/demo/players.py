@@ -167,14 +167,14 @@ class CrowdSimulator:
         self._think(5.0)
         if self.rng.random() < 0.5:
             sent = self.fake.send(user, ", ".join(labels))
-            self._reply(user, sent, "sendMessage")
+            self._reply(user, sent)  # the words message: sent the first time, then edited
         else:
             for label in labels:
                 sent = self.fake.send(user, label)
-                self._reply(user, sent, "sendMessage")
+                self._reply(user, sent)
                 self._think(2.0)
         sent = self.fake.press(user, callbacks.done(play.id))
-        self._reply(user, sent, "sendMessage")
+        self._reply(user, sent, "editMessageCaption")  # the summary under the photo
         return True
 
     def run(self, progress: Callable[[int], object] | None = None) -> CrowdResult:

@@ -110,6 +110,25 @@ def explain(images_dir: Path, *, progress: bool) -> object:
     return report
 
 
+def servable_photos() -> tuple[int, int]:
+    """(photos the game may serve, photos explained): served photos are those whose network
+    answer is confident (MIN_CONFIDENCE) or their known true class."""
+    from sqlalchemy import func, select
+
+    from bot.serving import servable_image
+    from storage.db import session_scope
+    from storage.models import Image
+
+    with session_scope() as session:
+        explained = session.execute(select(func.count()).select_from(Image)).scalar_one()
+        served = session.execute(
+            select(func.count())
+            .select_from(Image)
+            .where(servable_image(get_settings().min_confidence))
+        ).scalar_one()
+    return int(served), int(explained)
+
+
 def focus_crowd(clusters_per_layer: int = DEMO_CLUSTERS_PER_LAYER) -> int:
     """Serve only the `clusters_per_layer` heaviest clusters of each layer; returns how many."""
     from sqlalchemy import func, select, update
@@ -223,6 +242,8 @@ def run_demo(options: DemoOptions) -> DemoResult:
     print(f"[1/5] {len(images)} demo photos in {images_dir}")  # type: ignore[arg-type]
     print("[2/5] explaining them layer by layer (INV)")
     _timed(timings, "precompute", lambda: explain(images_dir, progress=options.progress))
+    photos, explained = servable_photos()
+    print(f"      {photos} of {explained} photos are served (confident, or their true class)")
     served = focus_crowd()
     print(
         f"[3/5] {options.players} simulated players play up to {options.challenges} challenges "

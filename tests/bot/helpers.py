@@ -131,7 +131,7 @@ class Player:
     def guess(self, correct: bool | None = None, *, answer: str | None = None) -> Recorded:
         """Press Guess, then an option (the right one, a wrong one, or the one labelled `answer`).
 
-        Returns the edit that shows the result."""
+        Returns the edit that shows the result (the whole photo with the AI's answer)."""
         pressed = self.press(prefix="g:")
         edit = self.wait("editMessageCaption", after=pressed, predicate=lambda r: r.ok)
         buttons = [b for b in edit.buttons if b.get("callback_data", "").startswith("o:")]
@@ -140,4 +140,4 @@ class Player:
         else:
             chosen = buttons[0]
         pressed = self.press(chosen["callback_data"])
-        return self.wait("editMessageCaption", after=pressed, predicate=lambda r: r.ok)
+        return self.wait("editMessageMedia", after=pressed, predicate=lambda r: r.ok)

@@ -10,8 +10,10 @@ from sqlmodel import select
 
 from bot import texts
 from bot.fake_telegram import FakeTelegram
+from bot.names import friendly_name
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play
+from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 
 
@@ -36,8 +38,12 @@ def test_commands_are_registered_for_every_scope(bot: BotRunner, fake: FakeTeleg
     }
     assert {"subscribe", "unsubscribe"} <= groups
     help_text = Player(fake, 1).say("/help").text
-    for command in default | groups | {"stats", "export", "announce"}:
+    for command in default | groups:
         assert f"/{command}" in help_text
+    assert not any(f"/{c} " in help_text for c in ("stats", "export", "announce", "rebuild"))
+    researcher_help = Player(fake, ADMIN_ID).say("/help").text
+    for command in default | groups | {"stats", "export", "announce"}:
+        assert f"/{command}" in researcher_help
 
 
 def test_nothing_but_the_decision_is_stored_before_consent(
@@ -75,13 +81,18 @@ def test_score_and_leaderboard(bot: BotRunner, fake: FakeTelegram) -> None:
     fake.settle()
     score = alice.say("/score")
     assert "points, rank" in score.text and "1 played" in score.text
+    assert "/nickname" in score.text
     board = bob.say("/leaderboard")
     lines = board.text.splitlines()
     assert lines[0] == "inv leaderboard" and "2 players in total." in board.text
     assert any("(you)" in line for line in lines)
     with session_scope() as session:
-        names = [p.pseudonym[:6] for p in session.exec(select(Participant)).all()]
-    assert all(f"player-{n}" in board.text for n in names)
+        joined = session.exec(select(Participant)).all()
+    names = [p.nickname for p in joined]
+    # Friendly default names, derived from the pseudonym, one per player.
+    assert names == [friendly_name(p.pseudonym) for p in joined] and len(set(names)) == 2
+    assert all(f"{n}: " in board.text for n in names) and "player-" not in board.text
+    assert lines[1].startswith("🥇 ") and lines[2].startswith(("🥇 ", "🥈 "))
     assert "User21" not in board.text and "User22" not in board.text  # never a Telegram name
 
 
@@ -111,7 +122,7 @@ def test_cancel_leaves_any_pending_step(bot: BotRunner, fake: FakeTelegram, play
     player.guess()
     player.say("wheels")
     reply = player.say("/cancel")
-    assert reply.text.startswith(texts.CANCEL_LABELS) and "1 label recorded" in reply.text
+    assert reply.text.startswith(texts.CANCEL_LABELS) and "1 word saved" in reply.text
     with session_scope() as session:
         outcomes = [
             (p.stage, p.outcome) for p in session.exec(select(Play).order_by(Play.id)).all()

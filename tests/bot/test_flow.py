@@ -26,24 +26,29 @@ def test_one_player_plays_a_whole_challenge(
     player.join()
     photo = player.play()
     assert photo.files, "the first photo is uploaded"
-    assert "hint 1/6" in photo.text and len(photo.text) <= 1024
+    assert "●○○○○○ now worth 100 points" in photo.text and len(photo.text) <= 200
     pressed = player.press(prefix="h:")
     edit = player.wait("editMessageMedia", after=pressed)
-    assert "hint 2/6" in edit.text
+    assert "●●○○○○ now worth 90 points" in edit.text
     assert edit.params["message_id"] == photo.result["message_id"], (
         "the same message is edited in place"
     )
     result = player.guess()
-    assert "What made you guess" in result.text
+    assert "What made you guess" in result.text and "The AI took this for:" in result.text
+    assert result.params["message_id"] == photo.result["message_id"]
     assert [b["callback_data"] for b in result.buttons] == [f"d:{_plays()[0].id}"]
     sent = player.send("stripes, pointy ears")
     ack = player.wait("sendMessage", after=sent)
     assert "stripes" in ack.text and "pointy ears" in ack.text
+    assert ack.callback_data == [f"d:{_plays()[0].id}"]
     sent = player.send("whiskers")
-    player.wait("sendMessage", after=sent)
-    done = player.press(prefix="d:")
-    summary = player.wait("sendMessage", after=done)
-    assert "Challenge done, 3 labels recorded" in summary.text and "rank 1 of 1" in summary.text
+    listed = player.wait("editMessageText", after=sent)
+    assert listed.params["message_id"] == ack.result["message_id"], "one words message, edited"
+    assert "stripes, pointy ears, whiskers" in listed.text
+    done = player.press(ack.callback_data[0], message_id=ack.result["message_id"])
+    summary = player.wait("editMessageCaption", after=done)
+    assert summary.params["message_id"] == photo.result["message_id"], "the summary edits the photo"
+    assert "Challenge done: 3 words saved" in summary.text and "rank 1 of 1" in summary.text
     assert summary.callback_data == ["n"]
     (play,) = _plays()
     assert (
@@ -101,11 +106,12 @@ def test_show_more_up_to_the_last_level_then_give_up(
     for level in range(1, 6):
         pressed = player.press(prefix="h:")
         edit = player.wait("editMessageMedia", after=pressed)
-        assert f"hint {level + 1}/6" in edit.text
+        assert "●" * (level + 1) + "○" * (5 - level) in edit.text
     assert not any(d.startswith("h:") for d in edit.callback_data), "no Show more at the last level"
     pressed = player.press(prefix="r:")
-    gave_up = player.wait("editMessageCaption", after=pressed)
-    assert "You gave up" in gave_up.text and gave_up.callback_data == ["n"]
+    gave_up = player.wait("editMessageMedia", after=pressed)
+    assert gave_up.text.startswith("You gave up. The AI took this for:")
+    assert gave_up.callback_data == ["n"]
     (play,) = _plays()
     assert (play.stage, play.outcome, play.hint_level) == ("resigned", "resign", 5)
     # Next starts another challenge.
@@ -175,7 +181,7 @@ def test_restart_in_the_middle_of_a_challenge_resumes_it(
     # The buttons sent before the restart still work: state is in the database.
     pressed = player.press(prefix="h:")
     edit = player.wait("editMessageMedia", after=pressed)
-    assert "hint 3/6" in edit.text
+    assert "●●●○○○" in edit.text
     player.guess()
     bot.restart()
     sent = player.send("after restart")
@@ -183,7 +189,7 @@ def test_restart_in_the_middle_of_a_challenge_resumes_it(
     assert "after restart" in ack.text
     bot.restart()
     done = player.press(prefix="d:")
-    player.wait("sendMessage", after=done)
+    player.wait("editMessageCaption", after=done)
     (play,) = _plays()
     assert play.stage == "done" and play.hint_level == 2
 
@@ -201,7 +207,7 @@ def test_stale_and_repeated_buttons_say_so(
     assert "Already" in player.wait_answer(again).params["text"]
     player.guess()
     done = player.press(prefix="d:")
-    player.wait("sendMessage", after=done)
+    player.wait("editMessageCaption", after=done)
     # Every button of the finished challenge now answers that it expired or is done.
     for data in (
         old_hint,

@@ -35,7 +35,8 @@ def test_only_group_admins_subscribe(bot: BotRunner, fake: FakeTelegram) -> None
     assert fake.wait_for("sendMessage", chat_id=GROUP, after=member).text == texts.GROUP_ADMINS_ONLY
     assert subscribed() == {}
     admin = fake.send(1, "/subscribe", chat_id=GROUP)
-    assert "every 1 day" in fake.wait_for("sendMessage", chat_id=GROUP, after=admin).text
+    reply = fake.wait_for("sendMessage", chat_id=GROUP, after=admin).text
+    assert "leaderboard every day." in reply and "every 1 day" not in reply
     assert subscribed() == {GROUP: True}
     member = fake.send(2, "/unsubscribe", chat_id=GROUP)
     assert fake.wait_for("sendMessage", chat_id=GROUP, after=member).text == texts.GROUP_ADMINS_ONLY
@@ -122,9 +123,16 @@ def test_stats(bot: BotRunner, fake: FakeTelegram, player: Player) -> None:
     player.guess()
     player.say("stripes")
     reply = Player(fake, ADMIN_ID).say("/stats")
-    assert "Participants: 1 (1 active, 0 declined consent)" in reply.text
-    assert "Answers: 1 (1 accepted" in reply.text and "Last 24 h: 1 plays, 1 answers" in reply.text
-    assert "tabby, tabby cat · features.10: 0/2 done" in reply.text
+    lines = reply.text.splitlines()
+    # 12 clusters × 5 plays needed, one served; the summary opens with the overall progress.
+    assert lines[0] == (
+        "Progress: 1 of 60 plays done (2%); 1 player active today; 1 word; 0 concepts."
+    )
+    assert "Players: 1 joined (1 reachable), 0 declined." in lines
+    assert "Last 24 h: 1 play, 1 word." in lines
+    assert any(line.startswith("Least done (3 classes): ") for line in lines)
+    assert "features.10" not in reply.text and len(reply.text) <= texts.MAX_TEXT
+    assert all(len(line) <= 200 for line in lines)
 
 
 def test_stats_counts_the_network_tests_of_the_current_generation(
@@ -200,7 +208,9 @@ class FakeReport:
     classes_rebuilt: list[int] = field(default_factory=lambda: [0])
     answers: int = 3
     concepts: int = 2
+    charts: int = 4
     seconds: float = 0.1
+    error: str | None = None
 
     def summary(self) -> str:
         return (
@@ -215,7 +225,7 @@ def rebuild_calls(monkeypatch) -> list[dict]:
 
     def rebuild(*, full: bool = False, progress=None) -> FakeReport:
         calls.append({"full": full})
-        for step, fraction in (("cleaning", 0.2), ("embedding", 0.6), ("charts", 0.9)):
+        for step, fraction in (("clean", 0.2), ("embed", 0.6), ("charts", 0.9)):
             progress(step, fraction)
             time.sleep(0.3)
         return FakeReport()
@@ -242,11 +252,17 @@ def test_rebuild_command_reports_progress_in_place(
     final = admin.wait(
         "editMessageText",
         after=sent,
-        predicate=lambda r: r.text.startswith("Generation"),
+        predicate=lambda r: r.text.startswith("Rebuilt"),
         timeout=10,
     )
+    # Class names, not numbers; stages in words.
+    assert final.text.startswith("Rebuilt 1 class (tabby): 2 concepts from 3 words")
     edits = [r for r in fake.requests("editMessageText", chat_id=ADMIN_ID) if r.seq > sent.seq]
-    assert any(r.text.startswith("Rebuilding:") for r in edits)
+    progress = [r.text for r in edits if r.text.startswith("Rebuilding:")]
+    assert progress and all(
+        any(words in text for words in ("cleaning the words", "comparing", "drawing the charts"))
+        for text in progress
+    ), progress
     assert {r.params["message_id"] for r in edits} == {status.result["message_id"]}
     assert final.ok and rebuild_calls == [{"full": True}]
     assert Player(fake, 5).say("/rebuild").text == texts.ADMIN_ONLY
@@ -281,7 +297,12 @@ def test_announce_now(bot: BotRunner, fake: FakeTelegram, player: Player) -> Non
     reply = Player(fake, ADMIN_ID).say("/announce")
     assert reply.text == texts.ANNOUNCED.format(posted=1, removed=0)
     post = fake.requests("sendMessage", chat_id=GROUP)[-1]
-    assert post.text.startswith("inv leaderboard") and "1 players in total" in post.text
+    first, medal, total = post.text.splitlines()
+    assert first.startswith("inv leaderboard, ") and first.endswith("(posted every day)")
+    assert medal.startswith("🥇 ") and total == "1 player in total. Press Play to join in."
+    assert post.buttons == [
+        {"text": "Play", "url": f"https://t.me/{fake.bot_user['username']}?start=play"}
+    ]
     with session_scope() as session:
         assert session.exec(select(func.count()).select_from(Play)).one() == 1
 

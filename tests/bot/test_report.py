@@ -40,6 +40,8 @@ def live(
 ) -> Iterator[BotRunner]:
     # Three players rarely meet on one cluster; one player's label is enough to form a concept.
     monkeypatch.setenv("MIN_AGREEMENT", "1")
+    # The test network is untrained, so never confident: serve its photos all the same.
+    monkeypatch.setenv("MIN_CONFIDENCE", "0")
     precomputed(tmp_path / "photos")
     capsys.readouterr()
     runner = BotRunner(fake, rate_limiter=False).start()

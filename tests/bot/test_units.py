@@ -250,11 +250,38 @@ def test_options_come_from_the_collection_then_the_model() -> None:
 
 
 def test_challenge_numbers_are_read_back_from_captions() -> None:
-    caption = texts.challenge_caption(12, 0, 2, 6, 3)
-    assert caption.startswith("Challenge 12: what") and texts.ordinal_in(caption) == 12
+    caption = texts.challenge_caption(12, 0, 6, 100)
+    assert caption.startswith("Challenge 12 ●○○○○○") and texts.ordinal_in(caption) == 12
     assert texts.ordinal_in(f"{texts.SKIPPED_PREVIOUS}\n{caption}") == 12
-    assert texts.ordinal_in(None) == 0 and texts.ordinal_in("Right, it is a cat!") == 0
-    assert texts.challenge_caption(0, 5, 30, 6, 0).startswith("What does the network see")
+    assert texts.ordinal_in(None) == 0 and texts.ordinal_in("Right! The AI took this") == 0
+    assert texts.challenge_caption(0, 5, 6, 50).startswith("●●●●●● now worth 50 points")
+
+
+def test_captions_show_progress_and_stakes_within_200_characters() -> None:
+    assert texts.dots(0, 6) == "●○○○○○" and texts.dots(3, 6) == "●●●●○○"
+    for level in range(6):
+        points = 100 - 10 * level
+        caption = texts.challenge_caption(9999, level, 6, points)
+        assert texts.dots(level, 6) in caption and f"worth {points} points" in caption
+        assert len(f"{texts.SKIPPED_PREVIOUS}\n{caption}") <= texts.MAX_SHORT_CAPTION
+        assert ("Show more" in caption) == (level < 5)
+    long_answer = texts.class_label("y" * 2000)
+    for correct, fast in ((True, False), (False, False), (False, True)):
+        caption = texts.result_caption(correct, long_answer, 0.999, 100, 50, fast, "middle", 12)
+        assert len(caption) <= texts.MAX_SHORT_CAPTION
+        assert caption.endswith("press Done."), caption
+    assert "streak of 12 is lost" in texts.result_caption(False, "cat", None, 0, 0, False, "late", 12)
+    assert "lost" not in texts.result_caption(False, "cat", None, 0, 0, False, "late", 1)
+    gave_up = texts.resign_caption("tiger cat", 0.388, "early", 3)
+    assert gave_up.startswith("You gave up. The AI took this for: tiger cat (39% sure).")
+    assert "streak of 3 is lost" in gave_up and "an early stage" in gave_up
+
+
+def test_stages_are_named_from_the_depth() -> None:
+    assert [texts.stage_name(d, 7) for d in range(7)] == [
+        "early", "early", "early", "middle", "middle", "late", "late"
+    ]
+    assert texts.stage_name(0, 1) == "late"
 
 
 def test_texts_fit_telegram_limits() -> None:
@@ -263,13 +290,29 @@ def test_texts_fit_telegram_limits() -> None:
     assert texts.class_label("tabby, tabby cat") == "tabby"
     assert texts.class_label("great_white_shark") == "great white shark"
     assert len(texts.class_label("x" * 300)) <= texts.MAX_BUTTON_TEXT
-    long_answer = "y" * 2000
-    assert len(texts.result_caption(True, long_answer, 100, 50, False)) <= texts.MAX_CAPTION
-    assert len(texts.labels_noted(["z" * 200] * 10, 10, 3)) <= texts.MAX_TEXT
-    help_text = texts.help_text(rebuild_available=True)
-    for command, _ in texts.PLAYER_COMMANDS + texts.GROUP_COMMANDS + texts.ADMIN_COMMANDS:
-        assert f"/{command}" in help_text
-    assert "/rebuild" not in texts.help_text(rebuild_available=False)
+    assert len(texts.words_so_far(["z" * 200] * 100, 3)) <= texts.MAX_TEXT
+    assert len(texts.finish_summary(100, 50, 9990, 999, 10**9, 10**6, 10**6)) <= 200
+
+
+def test_help_is_a_how_to_with_scoring_and_researcher_commands_only_for_researchers() -> None:
+    player = texts.help_text()
+    assert player.startswith(texts.HOW_TO) and texts.SCORING in player
+    assert len(texts.HOW_TO.splitlines()) == 4  # a heading and three steps
+    for command, _ in texts.PLAYER_COMMANDS:
+        assert f"/{command}" in player
+    for command, _ in texts.ADMIN_COMMANDS:
+        assert f"/{command} " not in player
+    researcher = texts.help_text(researcher=True, rebuild_available=True)
+    for command, _ in texts.ADMIN_COMMANDS:
+        assert f"/{command} - " in researcher
+    assert "/rebuild" not in texts.help_text(researcher=True, rebuild_available=False)
+
+
+def test_how_often_in_words() -> None:
+    assert texts.every(86400) == "every day"
+    assert texts.every(3600) == "every hour"
+    assert texts.every(6 * 3600) == "every 6 hours"
+    assert texts.every(90) == "every 90 seconds"
 
 
 @pytest.mark.parametrize(

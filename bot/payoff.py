@@ -1,0 +1,161 @@
+"""The end of a challenge as the player sees it: the whole photo, the words message, the summary.
+
+- After a guess or a give-up the challenge message turns into the whole photo, captioned with
+  the AI's answer, its confidence and the stage the revealed part came from.
+- The words a player sends for a challenge are listed in one message, edited as more arrive,
+  with Done under it (its id is kept per chat; after a restart a new one is started).
+- Done turns the challenge photo's caption into the summary, with Next challenge.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto, Message
+from telegram.error import BadRequest
+from telegram.ext import ContextTypes
+
+from bot import game, photos, texts, views
+
+log = logging.getLogger(__name__)
+
+Context = ContextTypes.DEFAULT_TYPE
+WORDS_KEY = "words_message"  # chat_data: {"play_id": int, "message_id": int}
+
+
+def _not_modified(exc: BadRequest) -> bool:
+    return "not modified" in str(exc).lower()
+
+
+def _services(context: Context) -> Any:
+    return context.application.bot_data["services"]
+
+
+def result_caption(result: game.Guessed) -> str:
+    reveal = result.reveal
+    return texts.result_caption(
+        result.correct,
+        texts.class_label(reveal.answer),
+        reveal.confidence,
+        result.guess_points,
+        result.streak_points,
+        result.fast,
+        texts.stage_name(reveal.depth, reveal.depths),
+        reveal.streak_lost,
+    )
+
+
+def resign_caption(result: game.Resigned) -> str:
+    reveal = result.reveal
+    return texts.resign_caption(
+        texts.class_label(reveal.answer),
+        reveal.confidence,
+        texts.stage_name(reveal.depth, reveal.depths),
+        reveal.streak_lost,
+    )
+
+
+async def show_whole_photo(
+    context: Context,
+    query: CallbackQuery,
+    reveal: game.Reveal,
+    caption: str,
+    markup: InlineKeyboardMarkup | None,
+) -> None:
+    """Replace the pressed challenge message by the whole photo with `caption`."""
+    svc = _services(context)
+    message = query.message
+    if not isinstance(message, Message):
+        await context.bot.send_message(query.from_user.id, caption, reply_markup=markup)
+        return
+    caption = texts.fit(caption, texts.MAX_CAPTION)
+
+    async def edit(media: str | bytes) -> Message | bool:
+        return await context.bot.edit_message_media(
+            InputMediaPhoto(media, caption=caption),
+            chat_id=message.chat_id,
+            message_id=message.message_id,
+            reply_markup=markup,
+        )
+
+    media: str | bytes = reveal.file_id or await photos.render_full(
+        svc.settings.data_dir, reveal.crop_file
+    )
+    try:
+        result = await edit(media)
+    except BadRequest as exc:
+        if _not_modified(exc):
+            return
+        if not (reveal.file_id and photos.is_bad_file_id(exc)):
+            raise
+        await svc.db(game.forget_photo, reveal.cluster_id, game.FULL_PHOTO_LEVEL)
+        media = await photos.render_full(svc.settings.data_dir, reveal.crop_file)
+        result = await edit(media)
+    uploaded = photos.uploaded_file_id(result) if isinstance(media, bytes) else None
+    if uploaded:
+        await svc.db(game.remember_photo, reveal.cluster_id, game.FULL_PHOTO_LEVEL, uploaded)
+
+
+async def list_words(context: Context, chat_id: int, added: game.LabelsAdded) -> None:
+    """Show the challenge's words so far in its one words message (sent the first time)."""
+    text = texts.words_so_far(added.words, added.flagged)
+    markup = views.words_keyboard(added.play_id)
+    kept = context.chat_data.get(WORDS_KEY) if context.chat_data is not None else None
+    if kept and kept.get("play_id") == added.play_id:
+        try:
+            await context.bot.edit_message_text(
+                text, chat_id=chat_id, message_id=kept["message_id"], reply_markup=markup
+            )
+            return
+        except BadRequest as exc:
+            if _not_modified(exc):
+                return
+            log.info("could not edit the words message (%s); sending a new one", exc)
+    message = await context.bot.send_message(chat_id, text, reply_markup=markup)
+    if context.chat_data is not None:
+        context.chat_data[WORDS_KEY] = {"play_id": added.play_id, "message_id": message.message_id}
+
+
+def summary(finished: game.Finished) -> str:
+    return texts.finish_summary(
+        finished.guess_points,
+        finished.streak_points,
+        finished.bonus_points,
+        finished.labels,
+        finished.total,
+        finished.rank,
+        finished.players,
+    )
+
+
+async def show_summary(context: Context, query: CallbackQuery, finished: game.Finished) -> None:
+    """Done: the summary replaces the photo's caption; the words message loses its button."""
+    chat_id = query.from_user.id
+    kept = context.chat_data.pop(WORDS_KEY, None) if context.chat_data is not None else None
+    pressed = query.message if isinstance(query.message, Message) else None
+    words_message = kept["message_id"] if kept and kept.get("play_id") == finished.play_id else None
+    if words_message is None and pressed is not None and pressed.text is not None:
+        words_message = pressed.message_id  # Done under a words message from before a restart
+    if words_message is not None:
+        try:
+            await context.bot.edit_message_reply_markup(
+                chat_id=chat_id, message_id=words_message, reply_markup=None
+            )
+        except BadRequest as exc:
+            log.info("could not close the words message: %s", exc)
+    text = summary(finished)
+    if finished.message_id is not None:
+        try:
+            await context.bot.edit_message_caption(
+                chat_id=chat_id,
+                message_id=finished.message_id,
+                caption=text,
+                reply_markup=views.next_keyboard(),
+            )
+            return
+        except BadRequest as exc:
+            if _not_modified(exc):
+                return
+            log.info("could not put the summary under the photo (%s); sending it", exc)
+    await context.bot.send_message(chat_id, text, reply_markup=views.next_keyboard())
