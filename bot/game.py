@@ -21,8 +21,9 @@ from sqlalchemy import case, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
-from bot import assignment, dbcontext, names, nicknames, quality, scoring, serving
+from bot import assignment, dbcontext, nicknames, quality, scoring, serving
 from bot.leaderboard import Row, display_name, rank_of, top
+from bot.names import looks_like_default, unique_name
 from storage.forget import delete_files, forget_participant
 from storage.models import (
     Answer,
@@ -179,6 +180,7 @@ class ClusterInfo:
     map_file: str
     is_gold: bool
     confidence: float | None  # the AI's probability for the explained class, when it is its answer
+    confusions: tuple[int, ...] = ()  # the network's most probable classes for the photo
 
 
 FULL_PHOTO_LEVEL = HINT_LEVEL_COUNT  # RenderedPhoto key of the unmasked photo shown at the end
@@ -229,20 +231,22 @@ class Catalogue:
                     Image.model_id,
                     Cluster.class_index,
                     Cluster.depth,
-                    Image.crop_file,
+                    # The sharper display copy when precompute made one (same region).
+                    func.coalesce(Image.display_file, Image.crop_file),
                     Cluster.map_file,
                     Cluster.is_gold,
                     Image.predicted_class,
                     Image.predicted_prob,
+                    Image.top_classes,
                 )
                 .join(Image, Image.id == Cluster.image_id)
                 .where(Cluster.id == cluster_id)
             ).first()
             if row is None:
                 return None
-            *fields, predicted, probability = row
+            *fields, predicted, probability, top_classes = row
             confidence = float(probability) if predicted == fields[2] else None
-            info = ClusterInfo(*fields, confidence=confidence)
+            info = ClusterInfo(*fields, confidence=confidence, confusions=tuple(top_classes or ()))
             self.clusters[cluster_id] = info
         return info
 
@@ -495,7 +499,7 @@ def _default_name(session: Session, participant: Participant) -> str:
     def taken(name: str) -> bool:
         return nicknames.clashes(name, shown)
 
-    return names.unique_name(participant.pseudonym, taken)
+    return unique_name(participant.pseudonym, taken)
 
 
 def has_consented(telegram_id: int) -> bool:
@@ -578,8 +582,9 @@ def start_challenge(
                 raise GameError("no_challenges", finished=finished, skipped=skipped)
             info = _info(session, choice.cluster_id)
             names = cat.class_names(session, info.model_id)
-            options = assignment.pick_options(
+            options = serving.pick_options(
                 info.class_index,
+                info.confusions,
                 list(cat.collection(session, info.model_id)),
                 len(names),
                 n=N_OPTIONS,
@@ -919,6 +924,8 @@ def set_nickname(telegram_id: int, name: str) -> str:
     cleaned = validate_nickname(name)
     if cleaned is None:
         raise GameError("nickname_invalid")
+    if looks_like_default(cleaned):
+        raise GameError("nickname_taken")  # the form of the names the game gives players
     with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if participant is None or participant.consent_at is None:

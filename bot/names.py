@@ -9,7 +9,11 @@ stored as the player's nickname when they join so that no two players share it.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Callable
+from functools import lru_cache
+
+from bot import nicknames
 
 ADJECTIVES = (
     "Agile", "Amber", "Bold", "Brave", "Breezy", "Bright", "Calm", "Cheerful",
@@ -52,3 +56,24 @@ def unique_name(pseudonym: str, is_taken: Callable[[str], bool]) -> str:
         if not is_taken(name):
             return name
         attempt += 1
+
+
+_NUMBER_SUFFIX = re.compile(r"\s+\d+$")
+
+
+@lru_cache(maxsize=1)
+def _default_keys() -> frozenset[str]:
+    """The look-alike keys of every "Adjective Animal" name."""
+    return frozenset(
+        key
+        for adjective in ADJECTIVES
+        for animal in ANIMALS
+        for key in nicknames.name_keys(f"{adjective} {animal}")
+    )
+
+
+def looks_like_default(name: str) -> bool:
+    """Whether a chosen nickname has the form of a default name ("Sunny Otter", "Sunny Otter 12"),
+    in any look-alike letters: such a name could pass for another player's."""
+    stem = _NUMBER_SUFFIX.sub("", name.strip())
+    return bool(nicknames.name_keys(stem) & _default_keys())

@@ -15,6 +15,9 @@ from PIL import Image as PILImage
 from telegram import Message
 from telegram.error import BadRequest
 
+MIN_PHOTO_SIDE = 512  # the game's picture size in the paper
+MAX_PHOTO_SIDE = 1024  # sharper on phones, still small enough to upload fast
+
 
 def render_bytes(data_dir: Path, crop_file: str, map_file: str, hint_level: int) -> bytes:
     """JPEG bytes of a challenge photo (CPU work: call it in a worker thread)."""
@@ -25,7 +28,12 @@ def render_bytes(data_dir: Path, crop_file: str, map_file: str, hint_level: int)
     with PILImage.open(data_dir / crop_file) as image:
         crop = image.convert("RGB")
     cluster_map = render.load_map(data_dir / map_file)
-    return render.render_challenge(crop, cluster_map, hint_level)
+    return render.render_challenge(crop, cluster_map, hint_level, side=photo_side(crop))
+
+
+def photo_side(picture: PILImage.Image) -> int:
+    """The side a photo is shown at: its own (a display copy is 512-1024 px), at least 512."""
+    return min(MAX_PHOTO_SIDE, max(MIN_PHOTO_SIDE, max(picture.size)))
 
 
 async def render(data_dir: Path, crop_file: str, map_file: str, hint_level: int) -> bytes:
@@ -37,7 +45,8 @@ def full_photo_bytes(data_dir: Path, crop_file: str) -> bytes:
     from engine import render
 
     with PILImage.open(data_dir / crop_file) as image:
-        return render.render_photo(image.convert("RGB"))
+        picture = image.convert("RGB")
+    return render.render_photo(picture, side=photo_side(picture))
 
 
 async def render_full(data_dir: Path, crop_file: str) -> bytes:

@@ -9,11 +9,15 @@
 - A player does not see the same photo again within PHOTO_COOLDOWN challenges, unless every
   photo left for them is cooling down: then the cooldown is waived rather than the challenge
   refused.
+- About half of the wrong answers offered are classes the network itself found likely for the
+  photo (its top classes), so the buttons change with the photo and are worth thinking about;
+  the rest come from the collection's other classes, then from any class of the model.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -96,3 +100,34 @@ def eligible(
     ]
     fresh = [c for c in servable if photos[c.cluster_id].image_id not in recent]
     return fresh or servable
+
+
+def pick_options(
+    correct: int,
+    confusions: Sequence[int],
+    collection: Sequence[int],
+    model_classes: int,
+    *,
+    n: int,
+    rng: random.Random,
+) -> list[int]:
+    """Shuffled answer buttons: `correct`, some of the network's own confusions for the photo
+    (`confusions`, most probable first), then other classes of the collection, then any class.
+
+    `n` is clipped to 4..10 and to the number of classes the model has.
+    """
+    n = min(max(4, min(10, n)), model_classes)
+    wanted = n - 1
+    confused = [c for c in dict.fromkeys(confusions) if c != correct and 0 <= c < model_classes]
+    near = confused[:wanted]  # the closest confusions; a sample keeps them from repeating
+    picked = rng.sample(near, min(len(near), (wanted + 1) // 2))
+    used = {correct, *picked}
+    others = [c for c in dict.fromkeys(collection) if c not in used and 0 <= c < model_classes]
+    picked += rng.sample(others, min(len(others), wanted - len(picked)))
+    if len(picked) < wanted:
+        used = {correct, *picked}
+        pool = [c for c in range(model_classes) if c not in used]
+        picked += rng.sample(pool, min(len(pool), wanted - len(picked)))
+    options = [correct, *picked]
+    rng.shuffle(options)
+    return options

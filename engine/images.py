@@ -73,18 +73,45 @@ class Preprocess:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def crop(self, image: Image.Image) -> Image.Image:
-        """Shorter side to resize_size (as torchvision computes it), then the centre crop."""
-        width, height = image.size
+    def _resized(self, size: tuple[int, int]) -> tuple[int, int]:
+        width, height = size
         short, long = (width, height) if width <= height else (height, width)
         new_short, new_long = self.resize_size, int(self.resize_size * long / short)
-        size = (new_short, new_long) if width <= height else (new_long, new_short)
+        return (new_short, new_long) if width <= height else (new_long, new_short)
+
+    def _crop_origin(self, resized: tuple[int, int]) -> tuple[int, int]:
+        width, height = resized
+        return round((width - self.crop_size) / 2.0), round((height - self.crop_size) / 2.0)
+
+    def crop(self, image: Image.Image) -> Image.Image:
+        """Shorter side to resize_size (as torchvision computes it), then the centre crop."""
+        size = self._resized(image.size)
         if size != image.size:
             image = image.resize(size, _RESAMPLING[self.interpolation])
-        width, height = image.size
-        top = round((height - self.crop_size) / 2.0)
-        left = round((width - self.crop_size) / 2.0)
+        left, top = self._crop_origin(image.size)
         return image.crop((left, top, left + self.crop_size, top + self.crop_size))
+
+    def crop_box(self, size: tuple[int, int]) -> tuple[float, float, float, float]:
+        """The region of an image of `size` that `crop` keeps, in the image's own pixels."""
+        resized = self._resized(size)
+        left, top = self._crop_origin(resized)
+        sx, sy = size[0] / resized[0], size[1] / resized[1]
+        return (
+            left * sx,
+            top * sy,
+            (left + self.crop_size) * sx,
+            (top + self.crop_size) * sy,
+        )
+
+    def display_crop(
+        self, image: Image.Image, min_side: int = 512, max_side: int = 1024
+    ) -> Image.Image:
+        """The crop's region taken from `image` itself, between `min_side` and `max_side` pixels
+        a side: what players see, sharper than the crop upscaled, and covering exactly what the
+        model saw (so cluster maps line up with it)."""
+        box = self.crop_box(image.size)
+        side = round(min(max(box[2] - box[0], box[3] - box[1], min_side), max_side))
+        return image.resize((side, side), Image.Resampling.LANCZOS, box=box)
 
     def normalise(self, crop: Image.Image) -> np.ndarray:
         """float32 [3, H, W]: (x/255 - mean)/std."""

@@ -48,7 +48,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CROPS_DIR = "crops"
+DISPLAYS_DIR = "displays"
 MAPS_DIR = "maps"
+TOP_CLASSES = 10  # the network's most probable classes kept per image (answer-button decoys)
+DISPLAY_QUALITY = 90
 GOLD_MIN_PROBABILITY = 0.5  # gold when no true class is known: a confident prediction
 ORPHAN_MIN_AGE_S = 600.0  # a younger unreferenced file may belong to a run about to commit
 
@@ -175,11 +178,18 @@ def _png(image: PILImage.Image) -> bytes:
     return buffer.getvalue()
 
 
+def _jpeg(image: PILImage.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", quality=DISPLAY_QUALITY)
+    return buffer.getvalue()
+
+
 def referenced_files(engine: Engine | None = None) -> set[str]:
     """Every file path (relative to DATA_DIR) the database points at."""
     paths: set[str] = set()
     with session_scope(engine, readonly=True) as session:
         paths.update(session.exec(select(ImageRow.crop_file)).all())
+        paths.update(p for p in session.exec(select(ImageRow.display_file)).all() if p)
         paths.update(session.exec(select(Cluster.map_file)).all())
         paths.update(p for p in session.exec(select(ExplainedLayer.gradcam_file)).all() if p)
         paths.update(p for p in session.exec(select(MergedCluster.map_file)).all() if p)
@@ -194,7 +204,7 @@ def clean_orphans(
     referenced = referenced_files(engine)
     now = time.time()
     removed = 0
-    for kind in (CROPS_DIR, MAPS_DIR):
+    for kind in (CROPS_DIR, DISPLAYS_DIR, MAPS_DIR):
         for path in (data_dir / kind).rglob("*"):
             if not path.is_file():
                 continue
@@ -267,6 +277,7 @@ class Prepared:
     sha256: str
     crop: PILImage.Image
     array: np.ndarray  # float32 [3, H, W]
+    display: PILImage.Image | None = None  # the crop's region from the original, for players
 
 
 def store_image(
@@ -280,6 +291,11 @@ def store_image(
 ) -> bool:
     """Files, then one transaction for the image's rows. False when it was already stored."""
     crop_file = write_content_file(data_dir, CROPS_DIR, _png(item.crop))
+    display_file = (
+        write_content_file(data_dir, DISPLAYS_DIR, _jpeg(item.display), ".jpg")
+        if item.display is not None
+        else None
+    )
     layer_files: list[tuple[str, list[str]]] = []
     for layer in explanation.layers.values():
         gradcam_file = write_content_file(data_dir, MAPS_DIR, encode_map(minmax(layer.gradcam)))
@@ -299,12 +315,14 @@ def store_image(
                 config_key=key,
                 source_path=str(item.source.path),
                 crop_file=crop_file,
+                display_file=display_file,
                 width=width,
                 height=height,
                 true_class=item.source.true_class,
                 predicted_class=predicted,
                 predicted_prob=float(probabilities[predicted]),
                 explained_class=explanation.target,
+                top_classes=[int(c) for c in np.argsort(-probabilities)[:TOP_CLASSES]],
             )
             session.add(image)
             session.flush()
@@ -359,7 +377,8 @@ def _prepare(
         try:
             image = load_rgb(source.path, target_side=preprocess.resize_size)
             crop = preprocess.crop(image)
-            prepared.append(Prepared(source, sha, crop, preprocess.normalise(crop)))
+            display = preprocess.display_crop(image)
+            prepared.append(Prepared(source, sha, crop, preprocess.normalise(crop), display))
         except ImageError as exc:
             report.failed.append((str(source.path), str(exc)))
         except OSError as exc:

@@ -36,7 +36,7 @@ LIT = 0.5  # a pixel at half brightness or more counts as revealed
 # The number of cells to reveal is searched at this many pixels per cell at most (enough for the
 # feather to be resolved), then the mask is drawn once at the display size.
 SEARCH_PIXELS_PER_CELL = 12
-SEARCH_MAX_SIDE = 512
+SEARCH_MAX_SIDE = 256
 
 # matplotlib's "jet" segment data, so that overlays match the paper's colours without importing
 # matplotlib (slow to import in the bot).
@@ -172,6 +172,14 @@ def lit_share(mask: np.ndarray | Image.Image) -> float:
     return float((values >= LIT).mean() * 100.0)
 
 
+def _work_size(map_shape: tuple[int, int]) -> tuple[int, int]:
+    """(w, h) at which masks are computed: a whole number of pixels per cell, enough for the
+    soft edge; the mask is then resized to the picture (blurring 512² directly is 10× slower)."""
+    h, w = map_shape
+    per_cell = max(1, min(SEARCH_PIXELS_PER_CELL, SEARCH_MAX_SIDE // max(h, w)))
+    return w * per_cell, h * per_cell
+
+
 def cells_to_reveal(ranks: np.ndarray, percent: float) -> int:
     """How many of the highest cells to reveal so that `percent` % of the picture is lit.
 
@@ -179,9 +187,7 @@ def cells_to_reveal(ranks: np.ndarray, percent: float) -> int:
     that reaches `percent`; then that count or one less, whichever lands closer. A larger
     percentage never gives fewer cells, so every hint shows at least what the previous one did.
     """
-    h, w = ranks.shape
-    per_cell = max(1, min(SEARCH_PIXELS_PER_CELL, SEARCH_MAX_SIDE // max(h, w)))
-    size = (w * per_cell, h * per_cell)
+    size = _work_size(ranks.shape)
     tiled = _tile(ranks, size)
     sigma = feather_sigma(ranks.shape, size)
     lit: dict[int, float] = {}
@@ -214,8 +220,11 @@ def reveal_mask(cluster_map: np.ndarray, size: tuple[int, int], hint_level: int)
         raise ValueError(f"hint_level must be in 0..{len(HINT_LEVELS) - 1}")
     ranks = cell_ranks(cluster_map)
     count = cells_to_reveal(ranks, HINT_LEVELS[hint_level])
-    feathered = _feathered(_tile(ranks, size) < count, feather_sigma(ranks.shape, size))
-    return Image.fromarray(np.round(feathered * 255).astype(np.uint8), mode="L")
+    work = _work_size(ranks.shape)
+    feathered = _feathered(_tile(ranks, work) < count, feather_sigma(ranks.shape, work))
+    mask = Image.fromarray(np.round(feathered * 255).astype(np.uint8), mode="L")
+    # Bilinear weights are positive, so a pixel brighter at one hint stays brighter at the next.
+    return mask if work == size else mask.resize(size, Image.Resampling.BILINEAR)
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:

@@ -80,13 +80,19 @@ class Image(SQLModel, table=True):
     sha256: str = Field(max_length=64)
     config_key: str = Field(max_length=64, description="hash of layers + explanation parameters")
     source_path: str
-    crop_file: str = Field(description="the crop shown to players, relative to DATA_DIR")
+    crop_file: str = Field(description="the crop the model saw, relative to DATA_DIR")
+    display_file: str | None = Field(
+        default=None,
+        description="the same region from the original image at 512-1024 px, shown to players",
+    )
     width: int
     height: int
     true_class: int | None = None
     predicted_class: int
     predicted_prob: float
     explained_class: int
+    # The network's most probable classes, best first (the classes it confuses the photo with).
+    top_classes: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -3,21 +3,24 @@ per player that is waived rather than refusing a challenge; and friendly default
 
 from __future__ import annotations
 
+import io
+import random
 from collections.abc import Iterator
 
 import pytest
+from PIL import Image as PILImage
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import serving
+from bot import serving, texts
 from bot.assignment import Candidate
 from bot.fake_telegram import FakeTelegram
-from bot.names import ADJECTIVES, ANIMALS, friendly_name, unique_name
+from bot.names import ADJECTIVES, ANIMALS, friendly_name, looks_like_default, unique_name
 from storage.db import session_scope
 from storage.models import Cluster, Image, Play
 from storage.settings import get_settings
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import seed_collection
+from tests.bot.seed import CLASSES, seed_collection
 
 
 def test_a_photo_is_served_when_the_answer_is_confident_or_the_known_truth() -> None:
@@ -59,6 +62,21 @@ def test_friendly_names_are_derived_and_unique() -> None:
         chosen = unique_name(f"{n:016x}", lambda candidate: candidate.lower() in taken)
         assert chosen.lower() not in taken
         taken.add(chosen.lower())
+
+
+@pytest.mark.parametrize(
+    ("name", "imitates"),
+    [
+        ("Sunny Otter", True),
+        ("sunny otter 12", True),
+        ("Ѕunny Оtter", True),  # Cyrillic Ѕ and О
+        ("Mira the Great", False),
+        ("Otter", False),
+        ("Sunny", False),
+    ],
+)
+def test_nicknames_may_not_take_the_form_of_default_names(name: str, imitates: bool) -> None:
+    assert looks_like_default(name) is imitates
 
 
 @pytest.fixture
@@ -124,3 +142,55 @@ def test_players_get_confident_photos_checks_with_known_answers_and_variety(
     )
     sent = player.send("/play")
     assert "no challenges for you" in player.wait("sendMessage", after=sent).text
+
+
+def test_pick_options_mixes_the_networks_confusions_with_other_classes() -> None:
+    rng = random.Random(3)
+    seen: set[int] = set()
+    for _ in range(50):
+        options = serving.pick_options(
+            5, [5, 40, 41, 42, 43, 44, 45, 46], [5, 1, 2, 3], 1000, n=6, rng=rng
+        )
+        assert len(options) == len(set(options)) == 6 and 5 in options
+        confused = set(options) & {40, 41, 42, 43, 44}
+        assert len(confused) == 3  # half of the five wrong answers, among the closest five
+        seen |= confused
+    assert seen == {40, 41, 42, 43, 44}  # sampled, so the buttons vary between challenges
+    # Without confusions (older images): the collection first, then any class.
+    options = serving.pick_options(0, [], [0, 1, 2], 4, n=6, rng=rng)
+    assert sorted(options) == [0, 1, 2, 3]
+
+
+@pytest.fixture
+def display_bot(
+    fake: FakeTelegram, bot_env: Engine, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[BotRunner]:
+    """Three photos with 800 px display copies and the network's confusions stored."""
+    get_settings.cache_clear()
+    data_dir = get_settings().data_dir
+    with session_scope() as session:
+        seed_collection(session, data_dir, images=3)
+        for image in session.exec(select(Image)).all():
+            path = data_dir / "displays" / f"{image.id}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            PILImage.new("RGB", (800, 800), (200, 180, 160)).save(path)
+            image.display_file = f"displays/{image.id}.jpg"
+            image.top_classes = [image.predicted_class, 7, 6, 5, 4]
+    runner = BotRunner(fake, rate_limiter=False).start()
+    yield runner
+    runner.stop()
+
+
+def test_challenges_show_the_sharper_display_copy_and_confusable_answers(
+    display_bot: BotRunner, fake: FakeTelegram
+) -> None:
+    player = Player(fake, 9090)
+    player.join()
+    photo = player.play()
+    picture = PILImage.open(io.BytesIO(next(iter(photo.files.values()))))
+    assert picture.size == (800, 800), "the display copy, not the 64 px crop upscaled"
+    pressed = player.press(prefix="g:")
+    choices = player.wait("editMessageCaption", after=pressed)
+    names = {b["text"] for b in choices.buttons if b["callback_data"].startswith("o:")}
+    confusable = {texts.class_label(CLASSES[c]) for c in (7, 6, 5, 4)}
+    assert len(names & confusable) >= 2, names
