@@ -4,7 +4,7 @@
   1/65535, compressed, viewable anywhere) at its native resolution.
 - `render_challenge(crop, cluster_map, hint_level)`: the image black except the top q % of the
   cluster map (q = HINT_LEVELS[hint_level]): the map's highest cells, tiled over the picture,
-  until q % of the picture is lit, with a soft edge a quarter of a cell wide. Every hint shows
+  until q % of the picture is lit, with a soft edge of 0.15 cell. Every hint shows
   at least what the previous one did.
 - `render_overlay(crop, cluster_map)`: the map in the jet colormap blended 50/50 over the image.
 Both return JPEG bytes with sides ≤ 1280 px (Telegram's photo limits) and take a few
@@ -26,11 +26,11 @@ MAX_SIDE = 1280  # Telegram photo limit
 JPEG_QUALITY = 90
 OVERLAY_ALPHA = 0.5
 
-# The mask's soft edge: a Gaussian of a quarter of a map cell, cut off at 1.5σ. A wider feather
-# dims a lone revealed cell below half brightness, so the share a player sees would no longer be
-# the level's share; cutting the kernel at 1.5σ keeps the edge local, as the game's original
-# renderer did.
-FEATHER_PER_CELL = 0.25
+# The mask's soft edge: a Gaussian of 0.15 map cell, cut off at 1.5σ. A wider feather dims the
+# corners of a lone revealed cell (a quarter cell lost 17% of two lone cells of a 7×7 map), so
+# the share a player sees would drift from the level's share; cutting the kernel at 1.5σ keeps
+# the edge local, as the game's original renderer did.
+FEATHER_PER_CELL = 0.15
 FEATHER_TRUNCATE = 1.5
 LIT = 0.5  # a pixel at half brightness or more counts as revealed
 # The number of cells to reveal is searched at this many pixels per cell at most (enough for the
@@ -213,7 +213,7 @@ def reveal_mask(cluster_map: np.ndarray, size: tuple[int, int], hint_level: int)
     """The 8-bit mask (255 = visible) revealing the top q % of the map, q = HINT_LEVELS[level].
 
     The map's highest cells are revealed until q % of the picture is lit (at half brightness or
-    more), with a soft edge of a quarter cell. Nothing is rescaled, so what is lit is what the
+    more), with a soft edge of 0.15 cell. Nothing is rescaled, so what is lit is what the
     level promises, whatever the map's resolution.
     """
     if not 0 <= hint_level < len(HINT_LEVELS):

@@ -23,6 +23,8 @@ def upgrade() -> None:
             sa.Column("display_file", sqlmodel.sql.sqltypes.AutoString(), nullable=True)
         )
         batch.add_column(sa.Column("top_classes", sa.JSON(), nullable=True))
+    # Photos uploaded before were rendered with the old reveal from the small crop: upload anew.
+    op.execute("DELETE FROM rendered_photo")
 
 
 def downgrade() -> None:
