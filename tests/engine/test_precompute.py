@@ -216,8 +216,8 @@ def test_sigkill_after_first_commit_then_rerun_is_complete(
     data_dir = settings.data_dir
     stored = {
         p.relative_to(data_dir).as_posix()
-        for kind in ("crops", "maps")
-        for p in (data_dir / kind).rglob("*.png")
+        for kind, files in (("crops", "*.png"), ("maps", "*.png"), ("displays", "*.jpg"))
+        for p in (data_dir / kind).rglob(files)
     }
     assert stored == referenced_files(db_engine)
     assert not any(p.name.startswith(".tmp-") for p in data_dir.rglob("*"))
