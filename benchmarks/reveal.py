@@ -32,17 +32,21 @@ class DemoMap:
     layer: str
     rank: int
     values: np.ndarray  # float32 [h, w] in [0, 1]
+    source: str = ""  # the package the photo comes from
+    served: bool = False  # whether the game serves the photo (bot.serving's rule)
 
 
 def demo_maps(limit: int | None = None) -> list[DemoMap]:
     """Every cluster map of the demo photos, explained with the configured model (no database)."""
     import torch
 
-    from bot.demo.images import gather_demo_images
+    from bot.demo.images import available_photos, gather_demo_images
+    from bot.serving import is_servable
     from engine.config import ExplainConfig
     from engine.explainer import Explainer
     from engine.images import load_rgb
     from engine.models import load_model
+    from engine.precompute import class_index_for_folder
     from storage.settings import get_settings
 
     settings = get_settings()
@@ -54,6 +58,7 @@ def demo_maps(limit: int | None = None) -> list[DemoMap]:
         device="cpu",
         input_size=loaded.preprocess.crop_size,
     )
+    sources = {photo.name: photo.source for photo in available_photos()}
     maps: list[DemoMap] = []
     with tempfile.TemporaryDirectory() as folder:
         for path in gather_demo_images(Path(folder), limit):
@@ -61,9 +66,26 @@ def demo_maps(limit: int | None = None) -> list[DemoMap]:
             (explained,) = explainer.explain(
                 torch.from_numpy(loaded.preprocess.normalise(crop)[None])
             )
+            true_class = (
+                class_index_for_folder(path.parent.name, loaded.classes)
+                if path.parent != Path(folder)
+                else None
+            )
+            predicted = explained.predicted
+            served = is_servable(
+                predicted=predicted,
+                explained=explained.target,
+                probability=float(explained.probabilities[predicted]),
+                true_class=true_class,
+                min_confidence=settings.min_confidence,
+            )
             for layer in explained.layers.values():
                 for rank, cluster in enumerate(layer.clusters):
-                    maps.append(DemoMap(path.stem, layer.name, rank, cluster.map))
+                    maps.append(
+                        DemoMap(
+                            path.stem, layer.name, rank, cluster.map, sources[path.stem], served
+                        )
+                    )
     return maps
 
 
@@ -125,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     maps = demo_maps(args.images)
     figures = measure(maps, args.side)
     print(f"{len(maps)} clusters of {len({m.image for m in maps})} demo photos at {args.side} px")
+    served = {m.image for m in maps if m.served}
+    without = {m.image for m in maps if m.served and not m.source.startswith("darknet")}
+    print(f"photos served: {len(served)} ({len(without)} without Debian's darknet photos)")
     print(table(figures))
     broken = sum(f.off_level + f.darker_steps for f in figures.values())
     return 1 if broken else 0
