@@ -1,7 +1,7 @@
 """image display copy and the network's top classes
 
 Revision ID: 7d3e1b2c9a41
-Revises: d0eafd7f851c
+Revises: b77fe29b26d8
 Create Date: 2026-11-30 18:40:00.000000
 """
 
@@ -12,7 +12,7 @@ import sqlmodel  # noqa: F401  (autogenerate renders sqlmodel types)
 from alembic import op
 
 revision: str = "7d3e1b2c9a41"
-down_revision: str | None = "d0eafd7f851c"
+down_revision: str | None = "b77fe29b26d8"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
