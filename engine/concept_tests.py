@@ -114,10 +114,9 @@ def run_stage(
     tests: dict[tuple[int, str, int], ConceptTest] = {}
     if testable:
         try:
-            tests = _test_with_network(
+            tests, result.images = _test_with_network(
                 engine, data_dir, testable, examples, min_examples, weights, device, progress
             )
-            result.images = tests.pop("images", 0)  # type: ignore[call-overload]
         except Exception as exc:  # the rebuild must go on without marks
             from engine.models import ModelLoadError
 
@@ -168,7 +167,8 @@ def _test_with_network(
     weights: str | None,
     device: str,
     progress: Callable[[float], None] | None,
-) -> dict[Any, Any]:
+) -> tuple[dict[tuple[int, str, int], ConceptTest], int]:
+    """Each testable concept's test, and how many images went through the network."""
     import torch
     from PIL import Image as PILImage
 
@@ -261,7 +261,7 @@ def _test_with_network(
         if progress is not None:
             progress(min(1.0, (start + len(ids)) / max(len(image_ids), 1)))
 
-    tests: dict[Any, Any] = {"images": len(image_ids)}
+    tests: dict[tuple[int, str, int], ConceptTest] = {}
     by_place: dict[tuple[int, str], list[tuple[dict[str, Any], dict[str, Any]]]] = defaultdict(list)
     for row, concept, _ in testable:
         by_place[(int(row["class_index"]), str(row["layer_name"]))].append((row, concept))
@@ -289,4 +289,4 @@ def _test_with_network(
         )
         for k, test in outcome.items():
             tests[(c, layer, int(k))] = test
-    return tests
+    return tests, len(image_ids)
