@@ -139,6 +139,30 @@ def table(figures: dict[str, LayerFigures]) -> str:
     return "\n".join(lines)
 
 
+def render_cost(maps: list[DemoMap], rounds: int = 3) -> tuple[float, float]:
+    """Median seconds to render one challenge, and to JPEG-encode the same photo unmasked (the
+    reference measured in the same run: the reveal should cost a small multiple of it)."""
+    import io
+    import time
+
+    from PIL import Image
+
+    from engine.render import render_challenge
+
+    crop = np.random.default_rng(1).integers(0, 255, (224, 224, 3), dtype=np.uint8)
+    picture = Image.fromarray(crop).resize((DISPLAY_SIDE, DISPLAY_SIDE))
+    render, encode = [], []
+    for item in maps[: rounds * 6]:
+        for level in range(len(HINT_LEVELS)):
+            start = time.perf_counter()
+            render_challenge(crop, item.values, level)
+            render.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            picture.save(io.BytesIO(), format="JPEG", quality=85)
+            encode.append(time.perf_counter() - start)
+    return float(np.median(render)), float(np.median(encode))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--side", type=int, default=DISPLAY_SIDE, help="picture side in pixels")
@@ -151,6 +175,11 @@ def main(argv: list[str] | None = None) -> int:
     without = {m.image for m in maps if m.served and not m.source.startswith("darknet")}
     print(f"photos served: {len(served)} ({len(without)} without Debian's darknet photos)")
     print(table(figures))
+    render, encode = render_cost(maps)
+    print(
+        f"render one challenge: {render * 1000:.1f} ms median, {render / encode:.1f}x the JPEG "
+        f"encoding of the same photo ({encode * 1000:.1f} ms) measured in the same run"
+    )
     broken = sum(f.off_level + f.darker_steps for f in figures.values())
     return 1 if broken else 0
 
