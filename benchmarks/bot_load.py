@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bot_load.py --database-url postgresql://...   # or INV_TEST_POSTGRES_URL
     .venv/bin/python benchmarks/bot_load.py --rate-limiter --group-check      # Telegram's limits
 
-Three processes: the fake Bot API server (`python -m bot.fake_telegram`), the simulator
-(`python -m bot.simulate`: 1,000 players, each plays whole challenges: /play, one Show more, Guess,
+Three processes: the fake Bot API server (`python -m testkit.fake_telegram`), the simulator
+(`python -m testkit.simulate`: 1,000 players, each plays whole challenges: /play, one Show more, Guess,
 an option, two labels as two messages, Done; they join with /start + consent first) and the bot
 (this process: the real Application from `bot.app.build_application`, long polling).
 
@@ -258,7 +258,7 @@ def seed(images: int) -> int:
 
 def start_fake_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.fake_telegram", "--token", TOKEN],
+        [sys.executable, "-m", "testkit.fake_telegram", "--token", TOKEN],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -269,14 +269,14 @@ def start_fake_server() -> tuple[subprocess.Popen[str], str]:
 
 
 async def control(url: str, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from bot.fake_telegram.client import FakeTelegramClient
+    from testkit.fake_telegram.client import FakeTelegramClient
 
     async with FakeTelegramClient(url) as fake:
         return await fake.actions(actions)
 
 
 async def server_get(url: str, what: str, **params: Any) -> Any:
-    from bot.fake_telegram.client import FakeTelegramClient
+    from testkit.fake_telegram.client import FakeTelegramClient
 
     async with FakeTelegramClient(url) as fake:
         return await fake._get(f"/_fake/{what}", **params)
@@ -461,10 +461,12 @@ def simulate(
     fake_proc: subprocess.Popen[str],
 ) -> tuple[list[dict[str, Any]], list[float], list[tuple[float, float]]]:
     """Run the simulator; its per-phase results with this process's and the children's CPU."""
+    from bot import texts
+
     command = [
         sys.executable,
         "-m",
-        "bot.simulate",
+        "testkit.simulate",
         "--url",
         url,
         "--players",
@@ -473,6 +475,11 @@ def simulate(
         str(first_id),
         "--hints",
         "1",
+        # The bot's "slow down" replies: the simulator sends the dropped step again later.
+        "--slow-down-text",
+        texts.SLOW_DOWN,
+        "--slow-down-text",
+        texts.SLOW_DOWN_SHORT,
         "--phases",
         json.dumps(plan),
     ]

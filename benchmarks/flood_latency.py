@@ -54,10 +54,10 @@ def main() -> int:
 
     import bot.app
     from bot.app import BotThread, build_application
-    from bot.fake_telegram import FakeTelegram
     from storage import migrate
     from storage.db import get_engine
     from storage.settings import get_settings
+    from testkit.fake_telegram import FakeTelegram
 
     migrate.upgrade(get_engine())
     settings = get_settings()

@@ -38,11 +38,11 @@ def demo_maps(limit: int | None = None) -> list[DemoMap]:
     """Every cluster map of the demo photos, explained with the configured model (no database)."""
     import torch
 
-    from bot.demo.images import gather_demo_images
+    from engine.classifiers import load_model
     from engine.config import ExplainConfig
     from engine.explainer import Explainer
     from engine.images import load_rgb
-    from engine.models import load_model
+    from inv.demo.images import gather_demo_images
     from storage.settings import get_settings
 
     settings = get_settings()

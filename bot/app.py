@@ -30,26 +30,15 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
-from bot import admin, flood, handlers, redact, texts
+from bot import admin, flood, handlers, texts
 from bot.dbcontext import pooled_engine
 from bot.handlers import Services
 from bot.ratelimit import PerChatRateLimiter
+from bot.redact import protect_token, quiet_url_loggers
 from bot.runtime import DbRunner, PerUserUpdateProcessor, ResilientRateLimiter
 from storage.settings import Settings
 
 log = logging.getLogger(__name__)
-
-# Loggers that would print request URLs, and Bot API URLs contain the token.
-URL_LOGGERS = ("httpx", "httpcore")
-# python-telegram-bot logs "Set Bot API URL: <base_url><token>" at DEBUG when a bot is created.
-TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.request", *URL_LOGGERS)
-
-
-def protect_token(token: str) -> None:
-    """Keep `token` out of the logs even at DEBUG: the loggers that see URLs, and every handler
-    configured so far (records of all loggers, tracebacks included, pass through those)."""
-    redact.protect_loggers(token, TOKEN_LOGGERS)
-    redact.protect_handlers(token, logging.getLogger().handlers)
 
 
 @dataclass(frozen=True)
@@ -61,11 +50,6 @@ class Timeouts:
     write: float = 20.0
     pool: float = 5.0
     get_updates_read: float = 40.0
-
-
-def quiet_url_loggers() -> None:
-    for name in URL_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def telegram_limiter(retries: int) -> PerChatRateLimiter:

@@ -42,8 +42,8 @@ from storage.models import Model as ModelRow
 from storage.settings import get_settings
 
 if TYPE_CHECKING:
+    from engine.classifiers import LoadedModel
     from engine.explainer import PassResult
-    from engine.models import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -402,9 +402,9 @@ def precompute(
     import torch
     from tqdm import tqdm
 
+    from engine.classifiers import load_model
     from engine.explainer import Explainer
-    from engine.models import load_model
-    from engine.pipeline import OverlappedRunner, Timeline
+    from engine.overlap import OverlappedRunner, Timeline
 
     started = time.perf_counter()
     settings = get_settings()

@@ -705,7 +705,7 @@ class _Rebuild:
         names: dict[int, list[str]],
         executor: Executor,
     ) -> list[_ClassResult]:
-        from engine.globals.build import ClassContext, cluster_infos, explain_class
+        from engine.global_explanations.build import ClassContext, cluster_infos, explain_class
         from engine.labels.agreement import LabelVote, agreement_bonuses
         from engine.labels.scores import Vote, label_scores, merge_clusters
 

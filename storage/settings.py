@@ -6,7 +6,6 @@ bad value becomes one clear line naming the setting instead of a traceback.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from functools import lru_cache
@@ -209,31 +208,3 @@ def load_settings_or_exit() -> Settings:
     except SettingsError as exc:
         print(f"inv: {exc}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-class _RedactToken(logging.Filter):
-    def __init__(self, token: str) -> None:
-        super().__init__()
-        self._token = token
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if self._token in message:
-            record.msg = message.replace(self._token, "<token>")
-            record.args = ()
-        return True
-
-
-def configure_logging(settings: Settings) -> None:
-    """Root logging at LOG_LEVEL; the bot token never reaches a log line."""
-    logging.basicConfig(
-        level=settings.log_level,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # httpx logs every request URL at INFO, and Bot API URLs contain the token.
-    for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
-    if settings.token:
-        redact = _RedactToken(settings.token)
-        for handler in logging.getLogger().handlers:
-            handler.addFilter(redact)

@@ -6,8 +6,8 @@ import random
 from dataclasses import dataclass
 
 from bot.app import BotThread, Timeouts, build_application
-from bot.fake_telegram import FakeTelegram, Recorded, Sent
 from storage.settings import get_settings
+from testkit.fake_telegram import FakeTelegram, Recorded, Sent
 
 TEST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, write=5.0, pool=2.0, get_updates_read=5.0)
 

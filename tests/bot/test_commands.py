@@ -9,9 +9,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 
 

@@ -10,10 +10,10 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.export import write_export
 from storage.models import Participant
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import game
-from storage import cli
+from inv import cli
 from storage.db import session_scope
 from storage.export import write_export
 from storage.migrate import head_revision

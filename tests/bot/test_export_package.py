@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from frictionless import Package, system
 
-from storage import cli
+from inv import cli
 from storage.export import write_export
 from tests.bot.test_export import played  # noqa: F401  (fixture)
 

@@ -15,9 +15,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.models import ConceptTest, Export, Generation, GroupChat, Participant, Play
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 

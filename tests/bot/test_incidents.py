@@ -12,9 +12,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
 from bot.dbcontext import pooled_engine
-from bot.fake_telegram import FakeTelegram
 from storage.db import make_engine
 from storage.settings import get_settings
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 

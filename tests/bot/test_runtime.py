@@ -24,11 +24,11 @@ from telegram import Chat, Message, Update, User
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot import assignment, game
-from bot.fake_telegram import FakeTelegram
 from bot.runtime import PerUserUpdateProcessor, ResilientRateLimiter
 from storage.db import session_scope
 from storage.models import Play
 from storage.settings import get_settings
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 from tests.bot.seed import Collection
 

@@ -13,8 +13,8 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.demo.run import DemoOptions, run_demo
-from bot.demo.vocabulary import NOISE, VOCABULARY
+from inv.demo.run import DemoOptions, run_demo
+from inv.demo.vocabulary import NOISE, VOCABULARY
 from storage.db import dispose_engines, session_scope
 from storage.models import Answer, Cluster, Concept, GlobalExplanation, Image, Participant, Play
 from storage.settings import get_settings
@@ -128,7 +128,7 @@ def test_export_matches_the_database(demo: dict) -> None:
 
 
 def test_vocabulary_covers_every_demo_photo() -> None:
-    from bot.demo.images import available_photos
+    from inv.demo.images import available_photos
 
     names = {photo.name for photo in available_photos()}
     assert names <= set(VOCABULARY)

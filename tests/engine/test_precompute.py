@@ -20,10 +20,10 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from engine import ExplainConfig, Explainer
-from engine.pipeline import OverlappedRunner, Timeline
+from engine.overlap import OverlappedRunner, Timeline
 from engine.precompute import clean_orphans, precompute, referenced_files
 from engine.render import load_map
-from storage.cli import main as inv_main
+from inv.cli import main as inv_main
 from storage.db import session_scope
 from storage.models import Cluster, ExplainedLayer
 from storage.models import Image as ImageRow
@@ -190,7 +190,7 @@ def test_sigkill_after_first_commit_then_rerun_is_complete(
         "INV_ENV_FILE": "",
         "PYTHONPATH": str(REPO),
     }
-    command = [sys.executable, "-m", "storage.cli", "precompute", "--images", str(folder), "--model", FACTORY,
+    command = [sys.executable, "-m", "inv.cli", "precompute", "--images", str(folder), "--model", FACTORY,
                "--batch-size", "1", "--reduction", "tsne", "--device", "cpu", "--no-progress"]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE

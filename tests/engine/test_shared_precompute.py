@@ -103,7 +103,7 @@ def test_three_workers_one_killed_explain_every_image_once_like_a_single_worker(
         "INV_ENV_FILE": "",
         "PYTHONPATH": str(REPO),
     }
-    command = [sys.executable, "-m", "storage.cli", "precompute", "--images", str(folder),
+    command = [sys.executable, "-m", "inv.cli", "precompute", "--images", str(folder),
                "--model", FACTORY, "--batch-size", "2", "--device", "cpu", "--workers", "0",
                "--lease-seconds", "2", "--no-progress"]  # fmt: skip
 

@@ -20,7 +20,12 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
 from bot import quality, scoring
-from engine.globals.charts import PanelRow, TrendLine, draw_layer_panel, draw_trend_chart
+from engine.global_explanations.charts import (
+    PanelRow,
+    TrendLine,
+    draw_layer_panel,
+    draw_trend_chart,
+)
 from engine.labels.pipeline import LabelPipeline
 from engine.rebuild import rebuild
 from engine.report import build_report

@@ -175,7 +175,7 @@ def test_settings_choose_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_importing_labels_loads_no_heavy_library() -> None:
     code = (
-        "import sys, engine.labels, engine.globals, engine.rebuild, engine.labels.agreement;"
+        "import sys, engine.labels, engine.global_explanations, engine.rebuild, engine.labels.agreement;"
         "from engine.labels import agreement_bonuses;"
         "heavy = [m for m in ('torch', 'spacy', 'sentence_transformers', 'matplotlib') "
         "if m in sys.modules]; print(heavy)"

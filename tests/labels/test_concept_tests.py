@@ -7,9 +7,9 @@ import logging
 from pathlib import Path
 
 import pytest
+from engine.models import load_model
 from sqlmodel import select
 
-from engine.models import load_model
 from engine.rebuild import rebuild
 from engine.report import build_report
 from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED

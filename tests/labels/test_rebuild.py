@@ -13,7 +13,7 @@ from PIL import Image as PILImage
 from sqlalchemy import delete, select, text
 
 from engine import rebuild as rebuild_module
-from engine.globals.overlays import merged_map
+from engine.global_explanations.overlays import merged_map
 from engine.rebuild import rebuild
 from engine.render import load_map
 from storage.db import session_scope

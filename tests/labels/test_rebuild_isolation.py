@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.globals import build as build_module
+from engine.global_explanations import build as build_module
 from engine.rebuild import rebuild
 from storage.db import session_scope
 from storage.models import Concept, Generation, GlobalExplanation

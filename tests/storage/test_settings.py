@@ -18,7 +18,7 @@ def _inv(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProc
     full_env = {k: v for k, v in os.environ.items()}
     full_env.update(env)
     return subprocess.run(
-        [sys.executable, "-m", "storage.cli", *args],
+        [sys.executable, "-m", "inv.cli", *args],
         env=full_env,
         cwd=cwd,
         capture_output=True,
@@ -125,7 +125,7 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_settings_class_is_not_instantiated_at_import() -> None:
-    code = "import storage.settings, storage.db, storage.models, storage.cli; print('ok')"
+    code = "import storage.settings, storage.db, storage.models, inv.cli; print('ok')"
     env = dict(os.environ, ADMIN_USER_IDS="not-a-number")
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60

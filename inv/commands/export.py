@@ -10,6 +10,8 @@ from storage.db import get_engine
 from storage.db_errors import require_schema
 from storage.export import write_export
 
+HELP = "write the pseudonymised research export (zip)"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+HELP = "write the HTML report of what the database holds"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

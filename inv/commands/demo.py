@@ -10,9 +10,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+HELP = "run the whole loop offline on real photos and write a report"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from bot.demo.run import DemoOptions
+    from inv.demo.run import DemoOptions
 
     defaults = DemoOptions()
     parser.add_argument(
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     if args.prepare_only:
         return _prepare_only(args)
 
-    from bot.demo.run import DemoOptions, run_demo
+    from inv.demo.run import DemoOptions, run_demo
 
     result = run_demo(
         DemoOptions(
@@ -92,8 +94,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _prepare_only(args: argparse.Namespace) -> int:
-    from bot.demo.images import gather_demo_images
     from engine.precompute import precompute
+    from inv.demo.images import gather_demo_images
     from storage import migrate
     from storage.settings import get_settings
 

@@ -1,6 +1,6 @@
 """Run the fake Bot API server as its own process.
 
-    python -m bot.fake_telegram [--host 127.0.0.1] [--port 0] [--token T]
+    python -m testkit.fake_telegram [--host 127.0.0.1] [--port 0] [--token T]
 
 Prints one JSON line {"url": ..., "base_url": ..., "port": ...} when it listens, then serves until
 SIGINT/SIGTERM.
@@ -17,7 +17,7 @@ import sys
 
 from aiohttp import web
 
-from bot.fake_telegram.server import DEFAULT_TOKEN, FakeState, make_app
+from testkit.fake_telegram.server import DEFAULT_TOKEN, FakeState, make_app
 
 
 async def serve(host: str, port: int, token: str) -> None:
@@ -41,7 +41,7 @@ async def serve(host: str, port: int, token: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m bot.fake_telegram", description=__doc__.splitlines()[0]
+        prog="python -m testkit.fake_telegram", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0)

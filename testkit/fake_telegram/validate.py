@@ -109,8 +109,10 @@ def visible_text(text: str, parse_mode: str | None) -> str:
 
 @lru_cache(maxsize=1)
 def load_facts() -> dict[str, Any]:
-    """The packaged facts (bot/data/bot_api_facts.json)."""
-    text = resources.files("bot").joinpath("data/bot_api_facts.json").read_text(encoding="utf-8")
+    """The packaged facts (testkit/data/bot_api_facts.json)."""
+    text = (
+        resources.files("testkit").joinpath("data/bot_api_facts.json").read_text(encoding="utf-8")
+    )
     return json.loads(text)
 
 

@@ -15,13 +15,11 @@ import secrets
 import signal
 import sys
 
-from telegram import Bot, Update
-from telegram.error import InvalidToken, NetworkError
-
-from bot.app import build_application, protect_token
 from storage.db import get_engine
 from storage.db_errors import require_schema
 from storage.settings import get_settings
+
+HELP = "run the Telegram bot (long polling, or a webhook)"
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +67,11 @@ def run(args: argparse.Namespace) -> int:
     )
     if refused is not None:
         return refused
+    # Imported here: telegram is heavy, and the other subcommands never need it.
+    from telegram import Update
+
+    from bot.app import build_application
+
     app = build_application(
         settings, concurrency=args.concurrency, rate_limiter=not args.no_rate_limit
     )
@@ -109,6 +112,11 @@ def check_token(token: str, base_url: str, base_file_url: str | None = None) -> 
     Without it a rejected token surfaced as python-telegram-bot's traceback, whose last line
     quotes the token.
     """
+    from telegram import Bot
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.redact import protect_token
+
     protect_token(token)
 
     async def probe() -> None:

@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 if TYPE_CHECKING:
-    from bot.fake_telegram.server import FakeState
+    from testkit.fake_telegram.server import FakeState
 
 
 def apply_action(state: FakeState, action: dict[str, Any]) -> dict[str, Any]:
@@ -139,7 +139,7 @@ def compact_event(rec: Any) -> dict[str, Any]:
 
 
 def add_control_routes(app: web.Application, state: FakeState) -> None:
-    from bot.fake_telegram.server import Fault
+    from testkit.fake_telegram.server import Fault
 
     async def actions(request: web.Request) -> web.Response:
         body = await request.json()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+HELP = "list a model's hookable layers with their output shapes"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -36,8 +38,8 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.classifiers import ModelLoadError, load_model
     from engine.layers import generic_default_layers, inspect_layers, named_default_layers
-    from engine.models import ModelLoadError, load_model
     from storage.settings import get_settings
 
     settings = get_settings()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+HELP = "rebuild concepts and global explanations now"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

@@ -5,7 +5,7 @@ only touched on the server's event loop. `make_app(state)` serves
 
 - the Bot API at `/bot<TOKEN>/<method>` (form, multipart or JSON bodies, like Telegram), and
 - control routes at `/_fake/...` that tests, the load benchmark and the demo use from other
-  threads or processes (see `bot.fake_telegram.client`).
+  threads or processes (see `testkit.fake_telegram.client`).
 
 Every Bot API request is validated against the packaged facts of the specification (see
 `validate.py`); a violation answers 400 and is recorded. Telegram's own run-time refusals that are
@@ -30,8 +30,8 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from bot.fake_telegram import updates as U
-from bot.fake_telegram.validate import (
+from testkit.fake_telegram import updates as U
+from testkit.fake_telegram.validate import (
     ATTACH_PREFIX,
     EntityParseError,
     SpecValidator,
@@ -1128,7 +1128,7 @@ def make_app(state: FakeState) -> web.Application:
 
     app.router.add_route("*", r"/bot{token}/{method}", bot_api)
     app.router.add_get(r"/file/bot{token}/{path:.+}", file_download)
-    from bot.fake_telegram.control import add_control_routes
+    from testkit.fake_telegram.control import add_control_routes
 
     add_control_routes(app, state)
     return app

@@ -1,6 +1,6 @@
 """Generate the facts-only extract of the Bot API specification that the fake server validates with.
 
-    python -m bot.fake_telegram.build_facts ../shared/telegram/bot-api-spec.json [--out PATH]
+    python -m testkit.fake_telegram.build_facts ../shared/telegram/bot-api-spec.json [--out PATH]
 
 The full specification is prose plus structure; the fake server needs only facts: which methods and
 types exist, their fields, the fields' types, which are required (also "required unless another
@@ -8,7 +8,7 @@ field is given"), discriminator constants of union members (`InputMediaPhoto.typ
 Telegram's limits (string lengths in characters or bytes, list sizes, integer ranges), which the
 specification states inside its descriptions ("1-4096 characters", "1-64 bytes", "list of 1-12
 answer options"). Descriptions themselves are not copied. The output is committed as package data
-(`bot/data/bot_api_facts.json`) so that the package works without the specification file.
+(`testkit/data/bot_api_facts.json`) so that the package works without the specification file.
 """
 
 from __future__ import annotations

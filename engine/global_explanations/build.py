@@ -18,9 +18,19 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from engine.globals.aggregate import Trend, layer_trends, rising_and_falling, top_concepts
-from engine.globals.charts import PanelRow, TrendLine, draw_layer_panel, draw_trend_chart
-from engine.globals.overlays import example_overlay, merged_map_file
+from engine.global_explanations.aggregate import (
+    Trend,
+    layer_trends,
+    rising_and_falling,
+    top_concepts,
+)
+from engine.global_explanations.charts import (
+    PanelRow,
+    TrendLine,
+    draw_layer_panel,
+    draw_trend_chart,
+)
+from engine.global_explanations.overlays import example_overlay, merged_map_file
 from engine.labels.scores import ClusterInfo, MergedGroup
 
 log = logging.getLogger(__name__)

@@ -12,14 +12,14 @@ import torchvision
 from PIL import Image
 from torch import nn
 
-from engine.images import Preprocess
-from engine.layers import default_layers, generic_default_layers, inspect_layers
-from engine.models import (
+from engine.classifiers import (
     EFFICIENTNET_LITE0_PREPROCESS,
     ModelLoadError,
     efficientnet_lite0_weights_file,
     load_model,
 )
+from engine.images import Preprocess
+from engine.layers import default_layers, generic_default_layers, inspect_layers
 from tests.engine.engine_testkit import SMALL_CLASSES
 
 SQUEEZENET_FILE = "squeezenet1_1-b8a52dc0.pth"

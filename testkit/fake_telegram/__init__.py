@@ -3,11 +3,11 @@
 It speaks HTTP on 127.0.0.1 like api.telegram.org, so a real python-telegram-bot `Application`
 runs against it unchanged (`ApplicationBuilder().base_url(fake.base_url)`), and it checks every
 request against the Bot API specification (a facts-only extract shipped as package data and
-rebuilt with `python -m bot.fake_telegram.build_facts ../shared/telegram/bot-api-spec.json`).
+rebuilt with `python -m testkit.fake_telegram.build_facts ../shared/telegram/bot-api-spec.json`).
 
 In-process (tests, demo)::
 
-    from bot.fake_telegram import FakeTelegram
+    from testkit.fake_telegram import FakeTelegram
 
     with FakeTelegram() as fake:                      # own thread and event loop, port chosen
         app = build_application(settings, token=fake.token, base_url=fake.base_url, ...)
@@ -39,15 +39,22 @@ Validation (validate.py): unknown method, missing required field, unknown field,
 string over Telegram's limit (text 4096, caption 1024, callback_data 1-64 bytes, callback answer
 200, poll question 300 / options 1-12 x 100...) → HTTP 400 and an entry in `violations`.
 
-Another process (the benchmark's simulator): run `python -m bot.fake_telegram --port 0` and use
+Another process (the benchmark's simulator): run `python -m testkit.fake_telegram --port 0` and use
 `FakeTelegramClient(url)` (client.py) over the control routes documented in control.py. The
 server also measures, per update, the time from its hand-out by getUpdates to the bot's first
 request answering it (`/_fake/latencies`).
 """
 
-from bot.fake_telegram.runner import FakeTelegram, Sent
-from bot.fake_telegram.server import DEFAULT_TOKEN, ApiError, FakeState, Fault, Recorded, make_app
-from bot.fake_telegram.validate import SpecValidator, Violation
+from testkit.fake_telegram.runner import FakeTelegram, Sent
+from testkit.fake_telegram.server import (
+    DEFAULT_TOKEN,
+    ApiError,
+    FakeState,
+    Fault,
+    Recorded,
+    make_app,
+)
+from testkit.fake_telegram.validate import SpecValidator, Violation
 
 __all__ = [
     "DEFAULT_TOKEN",

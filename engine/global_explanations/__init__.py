@@ -6,7 +6,7 @@ Importing this package is cheap (numpy only); matplotlib and the renderer load w
 
 from __future__ import annotations
 
-from engine.globals.aggregate import (
+from engine.global_explanations.aggregate import (
     EXAMPLES_PER_CONCEPT,
     TOP_CONCEPTS,
     TopConcept,

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from engine.config import REDUCTIONS, TARGETS
 
+HELP = "explain a folder of images and store the clusters"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -57,9 +59,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from engine.classifiers import ModelLoadError
     from engine.hooks import LayerCallError
     from engine.images import IMAGE_SUFFIXES, ImageError
-    from engine.models import ModelLoadError
     from engine.precompute import clean_orphans, precompute
     from storage import migrate
     from storage.db import get_engine

@@ -22,13 +22,12 @@ import heapq
 import itertools
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
 
-from bot.fake_telegram.client import FakeTelegramClient
-from bot.texts import SLOW_DOWN, SLOW_DOWN_SHORT
+from testkit.fake_telegram.client import FakeTelegramClient
 
 Chooser = Callable[["SimulatedPlayer", list[str]], int]
 Labeller = Callable[["SimulatedPlayer", int], Sequence[str]]
@@ -242,8 +241,12 @@ class Simulator:
         rate: float | None = None,
         batch: int = 64,
         linger: float = 0.005,
+        slow_down_texts: Collection[str] = (),
     ) -> None:
         self.fake = fake
+        # The bot's "slow down" replies (a message, or a callback answer): the step they answer
+        # was dropped by its flood limit and is sent again later instead of counting as lost.
+        self.slow_down_texts = frozenset(slow_down_texts)
         self.players = {p.user_id: p for p in players}
         self.rate = rate
         self.batch = batch
@@ -287,10 +290,10 @@ class Simulator:
         """A "slow down" notice: the step was dropped; its player sends it again later."""
         if event.get("method") == "answerCallbackQuery":
             user_id = self._pressed_by.pop(event.get("callback_query_id", ""), 0)
-            if event.get("text") != SLOW_DOWN_SHORT:
+            if event.get("text") not in self.slow_down_texts:
                 return False
             player = self.players.get(user_id)
-        elif event.get("method") == "sendMessage" and event.get("text") == SLOW_DOWN:
+        elif event.get("method") == "sendMessage" and event.get("text") in self.slow_down_texts:
             player = self.players.get(event.get("chat_id"))  # type: ignore[arg-type]
         else:
             return False
@@ -431,7 +434,7 @@ async def _main(args: Any) -> None:
         for i in range(args.players)
     ]
     async with FakeTelegramClient(args.url) as fake:
-        simulator = Simulator(fake, players)
+        simulator = Simulator(fake, players, slow_down_texts=args.slow_down_text)
         previous: SimulationResult | None = None
         for phase in json.loads(args.phases):
             rate = phase_rate(phase, previous)
@@ -445,15 +448,21 @@ async def _main(args: Any) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """`python -m bot.simulate --url URL --players N --phases JSON`: one JSON line per phase."""
+    """`python -m testkit.simulate --url URL --players N --phases JSON`: one JSON line per phase."""
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m bot.simulate", description=main.__doc__)
+    parser = argparse.ArgumentParser(prog="python -m testkit.simulate", description=main.__doc__)
     parser.add_argument("--url", required=True, help="the fake server's root URL")
     parser.add_argument("--players", type=int, default=100)
     parser.add_argument("--first-id", type=int, default=1_000_000)
     parser.add_argument("--challenges", type=int, default=1000)
     parser.add_argument("--hints", type=int, default=1)
+    parser.add_argument(
+        "--slow-down-text",
+        action="append",
+        default=[],
+        help="a reply of the bot meaning the step was dropped, to send again later (repeatable)",
+    )
     parser.add_argument(
         "--phases",
         default='[{"rate": null}]',

@@ -8,6 +8,8 @@ from storage import migrate
 from storage.db import get_engine
 from storage.settings import get_settings
 
+HELP = "create the database or bring it to the newest schema"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(

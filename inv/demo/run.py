@@ -96,7 +96,7 @@ def configure_demo_environment(options: DemoOptions) -> Path:
 
 
 def prepare_images(folder: Path, limit: int | None) -> list[Path]:
-    from bot.demo.images import gather_demo_images
+    from inv.demo.images import gather_demo_images
 
     return gather_demo_images(folder, limit)
 
@@ -126,8 +126,8 @@ def focus_crowd(clusters_per_layer: int = DEMO_CLUSTERS_PER_LAYER) -> int:
 
 def play(options: DemoOptions) -> object:
     from bot.app import BotThread, Timeouts, build_application
-    from bot.demo.players import CrowdSimulator
-    from bot.fake_telegram import FakeTelegram
+    from inv.demo.players import CrowdSimulator
+    from testkit.fake_telegram import FakeTelegram
 
     settings = get_settings()
     with FakeTelegram() as fake:

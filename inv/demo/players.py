@@ -22,10 +22,10 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot import callbacks
-from bot.demo.vocabulary import NOISE, labels_for
-from bot.fake_telegram import FakeTelegram, Sent
+from inv.demo.vocabulary import NOISE, labels_for
 from storage.db import session_scope
 from storage.models import Cluster, Image, Participant, Play
+from testkit.fake_telegram import FakeTelegram, Sent
 
 FIRST_USER_ID = 710_000_001
 REPLY_TIMEOUT_S = 30.0

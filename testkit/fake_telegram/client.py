@@ -45,7 +45,7 @@ class FakeTelegramClient:
             return await resp.json()
 
     async def actions(self, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Run control actions (see bot.fake_telegram.control) in order; one result each."""
+        """Run control actions (see testkit.fake_telegram.control) in order; one result each."""
         return (await self._post("/_fake/actions", actions))["results"]
 
     async def events(
