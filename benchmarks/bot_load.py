@@ -185,9 +185,9 @@ def seed(images: int) -> int:
     from PIL import Image as PILImage
 
     from engine.render import encode_map
+    from inv.settings import get_settings
     from storage.db import session_scope
     from storage.models import Cluster, ExplainedLayer, Image, Model
-    from storage.settings import get_settings
 
     data_dir = get_settings().data_dir
     rng = np.random.default_rng(0)
@@ -287,9 +287,9 @@ async def warm_photos(app: Any) -> int:
     from sqlmodel import select
 
     from bot import game, photos
+    from inv.settings import get_settings
     from storage.db import session_scope
     from storage.models import Cluster, Image
-    from storage.settings import get_settings
 
     data_dir = get_settings().data_dir
     with session_scope(readonly=True) as session:
@@ -567,8 +567,9 @@ def run_reference(args: argparse.Namespace, tmp: Path, *, write: bool) -> dict[s
 
 def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     """inv's bot: warm-up, join, ceiling, steady at a share of that ceiling; the database check."""
-    from bot.app import BotThread, build_application
-    from storage.settings import get_settings
+    from bot.app import BotThread
+    from inv.settings import get_settings
+    from inv.wiring import bot_application
 
     settings = get_settings()
     fake_proc, url = start_fake_server()
@@ -582,7 +583,7 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         )
         # The flood limit is set here, never taken from the environment: the simulated players
         # act as soon as a reply comes, which the limit (meant for people) would refuse.
-        app = build_application(
+        app = bot_application(
             settings,
             token=TOKEN,
             base_url=f"{url}/bot",
@@ -742,9 +743,12 @@ def main() -> int:
     record = Record("bot_load")
     tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
     admin_url, db_name = prepare_environment(args, tmp)
+    from inv.settings import get_settings
     from storage import migrate
-    from storage.db import get_engine
+    from storage.db import get_engine, use_database
 
+    # What `inv` does after loading settings: their database is the one used without an engine.
+    use_database(get_settings().sqlalchemy_url)
     print(f"load average before: {load_average()}")
     try:
         migrate.upgrade(get_engine())

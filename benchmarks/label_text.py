@@ -89,11 +89,12 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
         | {"DAILY_CAP": "1000000"}  # every round serves a challenge to the one player
     )
     os.environ.setdefault("PSEUDONYM_SECRET", "label-benchmark-" + "x" * 32)
+    from storage.settings import get_settings
+
     from bot import game
     from storage import migrate
     from storage.db import get_engine, session_scope
     from storage.models import Answer, Play, utcnow
-    from storage.settings import get_settings
     from tests.bot.seed import seed_collection
 
     settings = get_settings()

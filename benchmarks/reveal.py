@@ -43,7 +43,7 @@ def demo_maps(limit: int | None = None) -> list[DemoMap]:
     from engine.explainer import Explainer
     from engine.images import load_rgb
     from inv.demo.images import gather_demo_images
-    from storage.settings import get_settings
+    from inv.settings import get_settings
 
     settings = get_settings()
     loaded = load_model(settings.model, settings.weights, None)

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import assignment, dbcontext, nicknames, quality, scoring
+from bot.config import BotConfig
 from bot.leaderboard import Row, display_name, rank_of, top
 from storage.forget import delete_files, forget_participant
 from storage.models import (
@@ -44,7 +45,6 @@ from storage.repo import (
     subscribed_groups,
     unsubscribe_group,
 )
-from storage.settings import Settings
 
 HINT_LEVEL_COUNT = 6  # engine.render.HINT_LEVELS has six levels (2, 4.5, 8, 13, 20, 30 %)
 HINT_PERCENTS = (2, 4.5, 8, 13, 20, 30)
@@ -423,13 +423,17 @@ def has_consented(telegram_id: int) -> bool:
         return participant is not None and participant.consent_at is not None
 
 
-def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = None) -> bool:
-    """Store the consent decision; True when it changed anything (a second press does not)."""
+def record_consent(
+    telegram_id: int, accepted: bool, *, key: bytes, now: datetime | None = None
+) -> bool:
+    """Store the consent decision; True when it changed anything (a second press does not).
+
+    A new participant's pseudonym is the HMAC of their id under `key`."""
     now = now or utcnow()
     with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if accepted:
-            participant = participant or get_or_create_participant(session, telegram_id)
+            participant = participant or get_or_create_participant(session, telegram_id, key=key)
             if participant.consent_at is not None:
                 return False
             participant.consent_at = now
@@ -441,7 +445,7 @@ def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = N
             return False  # an old "No" button; leaving is /forget
         # Kept: the Telegram id (to recognise them and not ask again) and when they said no.
         # Every other field stays at its default; they are never exported and never ranked.
-        participant = participant or get_or_create_participant(session, telegram_id)
+        participant = participant or get_or_create_participant(session, telegram_id, key=key)
         participant.consent_declined_at = now
         participant.created_at = participant.last_seen_at = now
         participant.active = False
@@ -464,7 +468,7 @@ def has_declined(telegram_id: int) -> bool:
 
 def start_challenge(
     telegram_id: int,
-    settings: Settings,
+    settings: BotConfig,
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,
@@ -594,7 +598,7 @@ def make_guess(
     telegram_id: int,
     play_id: int,
     option: int,
-    settings: Settings,
+    settings: BotConfig,
     *,
     now: datetime | None = None,
     message_id: int | None = None,
@@ -678,7 +682,7 @@ def _label_history(session: Session, participant_id: int, play_id: int) -> quali
 def add_labels(
     telegram_id: int,
     text: str,
-    settings: Settings,
+    settings: BotConfig,
     *,
     reply_to_message_id: int | None = None,
     now: datetime | None = None,

@@ -37,12 +37,12 @@ from telegram.ext import (
 
 from bot import callbacks, game, photos, texts, views
 from bot.callbacks import Action
+from bot.config import BotConfig
 from bot.game import GameError
 from bot.incidents import alert_text, new_incident_id
 from bot.leaderboard import format_board
 from bot.runtime import DbRunner
 from storage.models import utcnow
-from storage.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +73,7 @@ class AdminAlerts:
 class Services:
     """What handlers need besides the update: not game state (that is in the database)."""
 
-    settings: Settings
+    settings: BotConfig
     db: DbRunner
     rng: random.Random = field(default_factory=random.Random)
     alerts: AdminAlerts = field(default_factory=AdminAlerts)
@@ -531,7 +531,13 @@ async def on_callback(update: Update, context: Context) -> None:
 
 async def on_consent(context: Context, query: CallbackQuery, accepted: bool) -> None:
     svc = services(context)
-    await svc.db(game.record_consent, query.from_user.id, accepted, now=utcnow())
+    await svc.db(
+        game.record_consent,
+        query.from_user.id,
+        accepted,
+        key=svc.settings.pseudonym_key,
+        now=utcnow(),
+    )
     await answer(query)
     text, markup = (
         (texts.CONSENT_THANKS, views.next_keyboard(texts.BTN_PLAY))

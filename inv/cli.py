@@ -1,7 +1,8 @@
 """The `inv` command line.
 
 Each subcommand is a module of `inv.commands` providing `HELP`, `add_arguments(parser)` and
-`run(args) -> int`. Those modules import their heavy dependencies (torch, telegram) inside `run`,
+`run(args, settings) -> int`. Settings are loaded here, once, after the arguments parsed; the
+database they name becomes the one library functions use when given no engine. Those modules import their heavy dependencies (torch, telegram) inside `run`,
 so that `inv --help` stays instant and `inv init` never imports torch.
 """
 
@@ -15,10 +16,11 @@ from types import ModuleType
 
 from sqlalchemy.exc import DBAPIError
 
-from inv.commands import bot, demo, export, init, layers, precompute, rebuild, report
+from inv.commands import bot, demo, export, init, layers, precompute, rebuild, report, run
 from inv.logs import configure_logging
+from inv.settings import load_settings_or_exit
+from storage.db import use_database
 from storage.db_errors import DatabaseNotReady, describe_failure
-from storage.settings import load_settings_or_exit
 
 # The subcommands in the order `inv --help` lists them.
 COMMANDS: dict[str, ModuleType] = {
@@ -30,6 +32,7 @@ COMMANDS: dict[str, ModuleType] = {
     "export": export,
     "report": report,
     "demo": demo,
+    "run": run,
 }
 
 
@@ -81,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     settings = load_settings_or_exit()
     configure_logging(settings)
+    use_database(settings.sqlalchemy_url)
     try:
-        return int(COMMANDS[args.command].run(args) or 0)
+        return int(COMMANDS[args.command].run(args, settings) or 0)
     except KeyboardInterrupt:
         print("inv: interrupted", file=sys.stderr)
         return 130

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from bot.redact import protect_token
-from storage.settings import Settings
+from inv.settings import Settings
 
 # Loggers that are chatty at INFO: httpx prints request URLs (which contain the token), the others
 # print a line per migration step or per scheduled job.

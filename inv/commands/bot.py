@@ -15,9 +15,9 @@ import secrets
 import signal
 import sys
 
+from inv.settings import Settings
 from storage.db import get_engine
 from storage.db_errors import require_schema
-from storage.settings import get_settings
 
 HELP = "run the Telegram bot (long polling, or a webhook)"
 
@@ -50,8 +50,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
+def run(args: argparse.Namespace, settings: Settings) -> int:
     if not settings.token:
         print("inv bot: TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", file=sys.stderr)
         return 2
@@ -70,9 +69,9 @@ def run(args: argparse.Namespace) -> int:
     # Imported here: telegram is heavy, and the other subcommands never need it.
     from telegram import Update
 
-    from bot.app import build_application
+    from inv.wiring import bot_application
 
-    app = build_application(
+    app = bot_application(
         settings, concurrency=args.concurrency, rate_limiter=not args.no_rate_limit
     )
     webhook_url = args.webhook_url or settings.webhook_url

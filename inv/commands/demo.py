@@ -10,6 +10,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from inv.settings import Settings
+
 HELP = "run the whole loop offline on real photos and write a report"
 
 
@@ -62,11 +64,11 @@ def _positive(value: int | None, name: str) -> None:
         raise SystemExit(f"inv: --{name} must be at least 1")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     for name in ("players", "challenges", "photos"):
         _positive(getattr(args, name), name)
     if args.prepare_only:
-        return _prepare_only(args)
+        return _prepare_only(args, settings)
 
     from inv.demo.run import DemoOptions, run_demo
 
@@ -79,7 +81,8 @@ def run(args: argparse.Namespace) -> int:
             images=args.photos,
             model=args.model,
             progress=not args.quiet,
-        )
+        ),
+        settings,
     )
     split = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in result.timings.items())
     print(
@@ -93,16 +96,19 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare_only(args: argparse.Namespace) -> int:
+def _prepare_only(args: argparse.Namespace, settings: Settings) -> int:
     from engine.precompute import precompute
     from inv.demo.images import gather_demo_images
+    from inv.wiring import precompute_options
     from storage import migrate
-    from storage.settings import get_settings
 
     migrate.upgrade()
-    folder = get_settings().data_dir / "demo_images"
+    folder = settings.data_dir / "demo_images"
     images = gather_demo_images(folder, args.photos)
     print(f"{len(images)} demo photos in {folder}")
-    report = precompute(folder, model=args.model, progress=not args.quiet)
+    options = precompute_options(settings)
+    if args.model:
+        options["model"] = args.model
+    report = precompute(folder, progress=not args.quiet, **options)
     print(report.summary())
     return 0

@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from inv.settings import Settings
 from storage.db import get_engine
 from storage.db_errors import require_schema
 from storage.export import write_export
@@ -29,13 +30,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     out: Path | None = args.out
     if out is not None and out.exists() and out.is_dir():
         print(f"inv export: --out {out} is a directory; give a file name", file=sys.stderr)
         return 2
     require_schema(get_engine())
-    result = write_export(out, with_images=args.with_images)
+    result = write_export(
+        out,
+        data_dir=settings.data_dir,
+        parameters=settings.export_parameters(),
+        with_images=args.with_images,
+    )
     counts = ", ".join(f"{k} {v:,}" for k, v in result.counts.items())
     print(
         f"wrote {result.path} ({result.size_bytes / 1e6:.2f} MB, sha256 {result.sha256[:12]}): {counts}"

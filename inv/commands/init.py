@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+from inv.settings import Settings
 from storage import migrate
 from storage.db import get_engine
-from storage.settings import get_settings
 
 HELP = "create the database or bring it to the newest schema"
 
@@ -19,8 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
-    settings = get_settings()
+def run(args: argparse.Namespace, settings: Settings) -> int:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = get_engine(args.database_url) if args.database_url else get_engine()
     before = migrate.current_revision(engine)

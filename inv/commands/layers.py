@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inv.settings import Settings
+
 HELP = "list a model's hookable layers with their output shapes"
 
 
@@ -37,12 +39,10 @@ def format_table(rows: list[tuple[str, ...]]) -> str:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.classifiers import ModelLoadError, load_model
     from engine.layers import generic_default_layers, inspect_layers, named_default_layers
-    from storage.settings import get_settings
 
-    settings = get_settings()
     try:
         loaded = load_model(
             args.model or settings.model, args.weights or settings.weights, args.classes

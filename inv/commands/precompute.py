@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from engine.config import REDUCTIONS, TARGETS
+from inv.settings import Settings
 
 HELP = "explain a folder of images and store the clusters"
 
@@ -58,7 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.classifiers import ModelLoadError
     from engine.hooks import LayerCallError
     from engine.images import IMAGE_SUFFIXES, ImageError
@@ -91,13 +92,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = precompute(
             args.images,
-            model=args.model,
-            weights=args.weights,
-            layers=layers,
+            data_dir=settings.data_dir,
+            model=args.model or settings.model,
+            weights=args.weights if args.weights is not None else settings.weights,
+            layers=layers or settings.layers,
             batch_size=args.batch_size,
             device=args.device,
             limit=args.limit,
-            reduction=args.reduction,
+            reduction=args.reduction or settings.reduction,
             target=args.target,
             workers=args.workers,
             classes_file=args.classes,
@@ -138,7 +140,7 @@ def run(args: argparse.Namespace) -> int:
         )
         return 1
     if args.clean_orphans:
-        removed = clean_orphans(engine=engine)
+        removed = clean_orphans(settings.data_dir, engine=engine)
         log.info("removed %d unreferenced files", removed)
         print(f"removed {removed} unreferenced files")
     return 0

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from inv.settings import Settings
+
 HELP = "rebuild concepts and global explanations now"
 
 
@@ -17,7 +19,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from storage.db import get_engine
     from storage.db_errors import require_schema
 
@@ -26,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from engine.rebuild import rebuild
+    from inv.wiring import rebuild_function
 
     bar = None if args.quiet else tqdm(total=100, unit="%", desc="rebuild", file=sys.stderr)
 
@@ -39,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         # Log lines go through tqdm.write, above the bar instead of through it.
         with logging_redirect_tqdm():
-            report = rebuild(full=args.full, progress=progress)
+            report = rebuild_function(settings)(full=args.full, progress=progress)
     finally:
         if bar is not None:
             bar.close()

@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from inv.settings import Settings
+
 HELP = "write the HTML report of what the database holds"
 
 
@@ -22,18 +24,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def run(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.report import build_report, default_report_path
     from storage.db import get_engine
     from storage.db_errors import require_schema
-    from storage.settings import get_settings
 
     out: Path | None = args.out
     if out is not None and out.is_dir():
         print(f"inv report: --out {out} is a directory; give a file name", file=sys.stderr)
         return 2
     require_schema(get_engine())
-    settings = get_settings()
     path = build_report(
         out or default_report_path(settings.data_dir), title=args.title, data_dir=settings.data_dir
     )

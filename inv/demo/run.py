@@ -13,7 +13,6 @@ when they run.
 from __future__ import annotations
 
 import logging
-import os
 import random
 import shutil
 import time
@@ -21,8 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from storage.db import dispose_engines, get_engine
-from storage.settings import get_settings
+from pydantic import SecretStr
+
+from inv.settings import Settings
+from storage.db import get_engine, use_database
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +64,8 @@ def _timed(timings: dict[str, float], name: str, step: Callable[[], object]) -> 
         timings[name] = time.perf_counter() - started
 
 
-def configure_demo_environment(options: DemoOptions) -> Path:
-    """Point settings at the demo's own folder and lower the answer-time floor to the time scale.
+def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
+    """`settings` pointed at the demo's own folder, with the answer-time floor at the time scale.
 
     The database starts empty each run (the precomputed files under DATA_DIR are reused by
     content), which is what makes a seeded demo reproducible.
@@ -74,25 +75,20 @@ def configure_demo_environment(options: DemoOptions) -> Path:
     for suffix in ("", "-wal", "-shm"):
         (data_dir / f"inv.db{suffix}").unlink(missing_ok=True)
     shutil.rmtree(data_dir / "charts", ignore_errors=True)
-    min_answer = get_settings().min_answer_seconds * options.time_scale
-    os.environ.update(
-        {
-            "DATA_DIR": str(data_dir),
-            "DATABASE_URL": f"sqlite:///{data_dir / 'inv.db'}",
-            "MIN_ANSWER_SECONDS": f"{min_answer:.4f}",
-            "PSEUDONYM_SECRET": f"inv-demo-pseudonym-key-seed-{options.seed:012d}",
-            "PLAYS_PER_CHALLENGE": str(DEMO_PLAYS_PER_CHALLENGE),
-            # The demo's players act at its time scale, far faster than people: no flood limit.
-            "FLOOD_RATE": "0",
-        }
-    )
-    os.environ.pop("LAYERS", None)
+    update: dict[str, object] = {
+        "data_dir": data_dir,
+        "database_url": f"sqlite:///{data_dir / 'inv.db'}",
+        "min_answer_seconds": round(settings.min_answer_seconds * options.time_scale, 4),
+        "pseudonym_secret": SecretStr(f"inv-demo-pseudonym-key-seed-{options.seed:012d}"),
+        "plays_per_challenge": DEMO_PLAYS_PER_CHALLENGE,
+        # The demo's players act at its time scale, far faster than people: no flood limit.
+        "flood_rate": 0.0,
+        "layers": None,
+    }
     if options.model:
-        os.environ["MODEL"] = options.model
-        os.environ.pop("WEIGHTS", None)
-    get_settings.cache_clear()
-    dispose_engines()
-    return data_dir
+        update["model"] = options.model
+        update["weights"] = None
+    return settings.model_copy(update=update)
 
 
 def prepare_images(folder: Path, limit: int | None) -> list[Path]:
@@ -101,11 +97,12 @@ def prepare_images(folder: Path, limit: int | None) -> list[Path]:
     return gather_demo_images(folder, limit)
 
 
-def explain(images_dir: Path, *, progress: bool) -> object:
-    """Precompute with the configured MODEL (the demo's --model is set as that setting)."""
+def explain(settings: Settings, images_dir: Path, *, progress: bool) -> object:
+    """Precompute with the settings' MODEL (the demo's --model replaces it)."""
     from engine.precompute import precompute
+    from inv.wiring import precompute_options
 
-    report = precompute(images_dir, progress=progress)
+    report = precompute(images_dir, progress=progress, **precompute_options(settings))
     print(report.summary())
     return report
 
@@ -124,14 +121,14 @@ def focus_crowd(clusters_per_layer: int = DEMO_CLUSTERS_PER_LAYER) -> int:
         )
 
 
-def play(options: DemoOptions) -> object:
-    from bot.app import BotThread, Timeouts, build_application
+def play(settings: Settings, options: DemoOptions) -> object:
+    from bot.app import BotThread, Timeouts
     from inv.demo.players import CrowdSimulator
+    from inv.wiring import bot_application
     from testkit.fake_telegram import FakeTelegram
 
-    settings = get_settings()
     with FakeTelegram() as fake:
-        app = build_application(
+        app = bot_application(
             settings,
             token=fake.token,
             base_url=fake.base_url,
@@ -185,13 +182,13 @@ def stored_answers() -> int:
         return int(session.execute(select(func.count()).select_from(Answer)).scalar_one())
 
 
-def rebuild_all(progress: bool) -> object:
+def rebuild_all(settings: Settings, progress: bool) -> object:
     import sys
 
     from tqdm import tqdm
     from tqdm.contrib.logging import logging_redirect_tqdm
 
-    from engine.rebuild import rebuild
+    from inv.wiring import rebuild_function
 
     bar = tqdm(total=100, unit="%", desc="rebuild", file=sys.stderr, disable=not progress)
 
@@ -201,7 +198,7 @@ def rebuild_all(progress: bool) -> object:
 
     try:
         with logging_redirect_tqdm():  # log lines above the bar, not through it
-            report = rebuild(full=True, progress=advance)
+            report = rebuild_function(settings)(full=True, progress=advance)
     finally:
         bar.close()
     if not report.ran or not report.ok:
@@ -210,27 +207,30 @@ def rebuild_all(progress: bool) -> object:
     return report
 
 
-def run_demo(options: DemoOptions) -> DemoResult:
+def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
+    """The demo under `options.out`, with `settings` redirected to its own folder and database."""
     from engine.report import build_report
     from storage import migrate
     from storage.export import write_export
 
     timings: dict[str, float] = {}
-    data_dir = configure_demo_environment(options)
+    settings = demo_settings(settings, options)
+    data_dir = settings.data_dir
+    use_database(settings.sqlalchemy_url)
     images_dir = options.out / "images"
     _timed(timings, "init", lambda: migrate.upgrade(get_engine()))
     images = _timed(timings, "images", lambda: prepare_images(images_dir, options.images))
     print(f"[1/5] {len(images)} demo photos in {images_dir}")  # type: ignore[arg-type]
     print("[2/5] explaining them layer by layer (INV)")
-    _timed(timings, "precompute", lambda: explain(images_dir, progress=options.progress))
+    _timed(timings, "precompute", lambda: explain(settings, images_dir, progress=options.progress))
     served = focus_crowd()
     print(
         f"[3/5] {options.players} simulated players play up to {options.challenges} challenges "
         f"each, of the {served} the bot serves"
     )
-    crowd = _timed(timings, "play", lambda: play(options))
+    crowd = _timed(timings, "play", lambda: play(settings, options))
     print("[4/5] rebuilding concepts and global explanations")
-    rebuild_report = _timed(timings, "rebuild", lambda: rebuild_all(options.progress))
+    rebuild_report = _timed(timings, "rebuild", lambda: rebuild_all(settings, options.progress))
     print("[5/5] writing the report and the export")
     report_path = options.out / "report.html"
     export_path = options.out / "export.zip"
@@ -241,9 +241,19 @@ def run_demo(options: DemoOptions) -> DemoResult:
             report_path,
             title="inv demo",
             note=f"Offline demo, seed {options.seed}: {options.players} simulated players.",
+            data_dir=data_dir,
         ),
     )
-    export = _timed(timings, "export", lambda: write_export(export_path, with_images=True))
+    export = _timed(
+        timings,
+        "export",
+        lambda: write_export(
+            export_path,
+            data_dir=data_dir,
+            parameters=settings.export_parameters(),
+            with_images=True,
+        ),
+    )
     return DemoResult(
         report=report_path,
         export=export_path,

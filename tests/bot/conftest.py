@@ -18,8 +18,8 @@ import pytest
 from PIL import Image as PILImage
 from sqlalchemy.engine import Engine
 
+from inv.settings import get_settings
 from storage.db import session_scope
-from storage.settings import get_settings
 from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 from tests.bot.seed import Collection, seed_collection

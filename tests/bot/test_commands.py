@@ -174,7 +174,7 @@ def test_daily_cap_and_running_out_of_challenges(
         player.play()
     assert player.say("/play").text == texts.NO_CHALLENGES
     monkeypatch.setenv("DAILY_CAP", "2")
-    from storage.settings import get_settings
+    from inv.settings import get_settings
 
     get_settings.cache_clear()
     bot.restart()

@@ -10,9 +10,9 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play
-from storage.settings import get_settings
 from testkit.fake_telegram import FakeTelegram
 from testkit.fake_telegram.client import FakeTelegramClient
 from testkit.simulate import Script, SimulatedPlayer, Simulator

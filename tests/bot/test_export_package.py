@@ -12,8 +12,8 @@ import pytest
 from frictionless import Package, system
 
 from inv import cli
-from storage.export import write_export
 from tests.bot.test_export import played  # noqa: F401  (fixture)
+from tests.shell import write_export
 
 FILE_COLUMNS = {
     "clusters.csv": ["map_file"],

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import game, quality, scoring
+from inv.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import Answer, Cluster, Play, utcnow
-from storage.settings import Settings, get_settings
 from tests.bot.seed import seed_collection
 
 
@@ -32,7 +32,7 @@ def settings(db_engine: Engine, isolated_settings: Path, monkeypatch: pytest.Mon
 
 def labelling(telegram_id: int, settings: Settings) -> int:
     """Consent, serve a challenge, guess: the play waits for labels. Returns its id."""
-    game.record_consent(telegram_id, True)
+    game.record_consent(telegram_id, True, key=get_settings().pseudonym_key())
     challenge = game.start_challenge(telegram_id, settings).challenge
     game.open_guess(telegram_id, challenge.play_id)
     game.make_guess(telegram_id, challenge.play_id, 0, settings)
@@ -109,7 +109,7 @@ def test_the_work_per_label_message_does_not_grow_with_history(
 
     fresh = work_for_one_message(1)
     # Another player with twenty long messages in their history, on earlier challenges.
-    game.record_consent(2, True)
+    game.record_consent(2, True, key=get_settings().pseudonym_key())
     with session_scope() as session:
         participant = game.get_participant(session, 2)
         assert participant is not None

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from inv.logs import configure_logging
-from storage.settings import Settings
+from inv.settings import Settings
 
 TOKEN = "123456:secret-part-of-the-token"
 

@@ -15,6 +15,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from engine.globals.charts import PanelRow, TrendLine, draw_layer_panel, draw_trend_chart
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
@@ -27,11 +28,10 @@ from engine.global_explanations.charts import (
     draw_trend_chart,
 )
 from engine.labels.pipeline import LabelPipeline
-from engine.rebuild import rebuild
 from engine.report import build_report
-from storage.export import write_export
-from storage.settings import get_settings
+from inv.settings import get_settings
 from tests.labels.world import LAYERS, World, build_world
+from tests.shell import rebuild, write_export
 
 PIECES = [
     "$", "$$", "$^{$x", "wheel$^{$x", "\\", "\\frac{", "{", "}", "}{", "^", "_", "%", "%s", "{0}",

@@ -163,11 +163,12 @@ def test_fallback_chain_is_logged(
 
 
 def test_settings_choose_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
-    from storage.settings import get_settings
+    from inv.settings import get_settings
 
     monkeypatch.setenv("SPACY_MODEL", "blank")
     get_settings.cache_clear()
-    pipe = LabelPipeline()
+    labels = get_settings().label_config()
+    pipe = LabelPipeline(labels.spacy_model, labels.sbert_model)
     assert pipe.spacy_model == "blank"
     assert pipe.sbert_model == "all-MiniLM-L6-v2"
     assert pipe.spacy_pipeline_name == "blank:en+lookups"

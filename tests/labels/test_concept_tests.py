@@ -7,15 +7,15 @@ import logging
 from pathlib import Path
 
 import pytest
-from engine.models import load_model
 from sqlmodel import select
+from storage.settings import get_settings
 
+from engine.classifiers import load_model
 from engine.rebuild import rebuild
 from engine.report import build_report
 from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED
 from storage.db import session_scope
 from storage.models import ConceptTest, Model
-from storage.settings import get_settings
 from tests.labels.tcav_model import SPEC
 from tests.labels.world import World
 

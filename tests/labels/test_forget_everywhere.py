@@ -10,13 +10,12 @@ from sqlalchemy import select, text
 from sqlmodel import SQLModel
 
 from bot import game
-from engine.rebuild import rebuild
 from engine.report import build_report
 from storage.db import session_scope
-from storage.export import write_export
 from storage.forget import FORGOTTEN_REQUESTER
 from storage.models import Export, GlobalExplanation, Participant
 from tests.labels.world import World
+from tests.shell import rebuild, write_export
 
 L1 = "features.29"
 DOG, CAT = 0, 1

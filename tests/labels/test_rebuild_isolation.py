@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from engine.globals import build as build_module
 from sqlalchemy import select
 
 from engine.global_explanations import build as build_module
-from engine.rebuild import rebuild
 from storage.db import session_scope
 from storage.models import Concept, Generation, GlobalExplanation
 from tests.labels.world import World
+from tests.shell import rebuild
 
 L0, L1 = "features.10", "features.29"
 DOG, CAT = 0, 1

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from storage.settings import Settings, SettingsError, get_settings, load_settings_or_exit
+from inv.settings import Settings, SettingsError, get_settings, load_settings_or_exit
 
 
 def _inv(env: dict[str, str], *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -125,7 +125,7 @@ def test_dotenv_file_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_settings_class_is_not_instantiated_at_import() -> None:
-    code = "import storage.settings, storage.db, storage.models, inv.cli; print('ok')"
+    code = "import inv.settings, storage.db, storage.models, inv.cli; print('ok')"
     env = dict(os.environ, ADMIN_USER_IDS="not-a-number")
     result = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60

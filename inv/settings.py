@@ -1,7 +1,9 @@
 """Every setting of inv, read from the environment and `.env`, behind a cached `get_settings()`.
 
 Settings are never loaded at import time: the CLI calls `load_settings_or_exit()` first so that a
-bad value becomes one clear line naming the setting instead of a traceback.
+bad value becomes one clear line naming the setting instead of a traceback. Only the application
+shell reads them; the libraries get what they need as arguments (`bot_config()`,
+`label_config()`, `export_parameters()`, a database URL).
 """
 
 from __future__ import annotations
@@ -10,14 +12,39 @@ import os
 import sys
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from bot.config import BotConfig
+from engine.labels.config import (
+    DEFAULT_MIN_AGREEMENT,
+    DEFAULT_MIN_CONCEPT_EXAMPLES,
+    DEFAULT_SBERT_MODEL,
+    DEFAULT_SPACY_MODEL,
+    LabelConfig,
+)
 from storage import secret_file
+
+# Settings that shaped the data, recorded in the export's manifest (no secrets, no paths to the
+# operator's files).
+EXPORT_PARAMETERS = (
+    "model",
+    "layers",
+    "reduction",
+    "plays_per_challenge",
+    "gold_rate",
+    "daily_cap",
+    "min_answer_seconds",
+    "max_label_length",
+    "rebuild_interval",
+    "leaderboard_interval",
+    "spacy_model",
+    "sbert_model",
+)
 
 DEFAULT_API_BASE_URL = "https://api.telegram.org/bot"
 PSEUDONYM_SECRET_FILE = "pseudonym_secret"
@@ -69,12 +96,12 @@ class Settings(BaseSettings):
     leaderboard_interval: int = Field(86400, gt=0)
 
     # Labels
-    spacy_model: str = "en_core_web_sm"
+    spacy_model: str = DEFAULT_SPACY_MODEL
     # A concept counts for a cluster once this many different players gave it there.
-    min_agreement: int = Field(2, ge=1)
-    sbert_model: str = "all-MiniLM-L6-v2"
+    min_agreement: int = Field(DEFAULT_MIN_AGREEMENT, ge=1)
+    sbert_model: str = DEFAULT_SBERT_MODEL
     # A top concept is tested against the network (TCAV) only with this many example clusters.
-    min_concept_examples: int = Field(10, ge=2)
+    min_concept_examples: int = Field(DEFAULT_MIN_CONCEPT_EXAMPLES, ge=2)
 
     # Webhook (production)
     webhook_url: str | None = None
@@ -181,6 +208,43 @@ class Settings(BaseSettings):
             return secret_file.load_or_create(self.data_dir / PSEUDONYM_SECRET_FILE)
         except secret_file.SecretError as exc:
             raise SettingsError(f"Invalid setting PSEUDONYM_SECRET: {exc}") from None
+
+    # ---- what each library is handed ---------------------------------------------------------
+
+    def label_config(self) -> LabelConfig:
+        return LabelConfig(
+            spacy_model=self.spacy_model,
+            sbert_model=self.sbert_model,
+            min_agreement=self.min_agreement,
+            min_concept_examples=self.min_concept_examples,
+        )
+
+    def export_parameters(self) -> dict[str, Any]:
+        """The settings that shaped the data; of WEIGHTS only the file name."""
+        params: dict[str, Any] = {name: getattr(self, name) for name in EXPORT_PARAMETERS}
+        params["weights"] = Path(self.weights).name if self.weights else None
+        return params
+
+    def bot_config(self) -> BotConfig:
+        return BotConfig(
+            token=self.token,
+            database_url=self.sqlalchemy_url,
+            data_dir=self.data_dir,
+            pseudonym_key=self.pseudonym_key(),
+            telegram_api_base_url=self.telegram_api_base_url,
+            telegram_api_base_file_url=self.telegram_api_base_file_url,
+            admin_user_ids=tuple(self.admin_user_ids),
+            plays_per_challenge=self.plays_per_challenge,
+            gold_rate=self.gold_rate,
+            daily_cap=self.daily_cap,
+            min_answer_seconds=self.min_answer_seconds,
+            max_label_length=self.max_label_length,
+            flood_rate=self.flood_rate,
+            flood_burst=self.flood_burst,
+            rebuild_interval=self.rebuild_interval,
+            leaderboard_interval=self.leaderboard_interval,
+            export_parameters=self.export_parameters(),
+        )
 
 
 def _format_error(exc: ValidationError) -> str:
