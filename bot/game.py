@@ -24,6 +24,8 @@ from sqlmodel import Session, select
 from bot import assignment, dbcontext, nicknames, quality, scoring
 from bot.config import BotConfig
 from bot.leaderboard import Row, display_name, rank_of, top
+from engine.hints import HINT_LEVELS
+from engine.labels.agreement import LabelVote, agreement_bonuses
 from storage.forget import delete_files, forget_participant
 from storage.models import (
     Answer,
@@ -36,6 +38,7 @@ from storage.models import (
     RenderedPhoto,
     utcnow,
 )
+from storage.points import add as add_points
 from storage.repo import (
     AlreadyPlayedError,
     create_play,
@@ -46,8 +49,8 @@ from storage.repo import (
     unsubscribe_group,
 )
 
-HINT_LEVEL_COUNT = 6  # engine.render.HINT_LEVELS has six levels (2, 4.5, 8, 13, 20, 30 %)
-HINT_PERCENTS = (2, 4.5, 8, 13, 20, 30)
+HINT_LEVEL_COUNT = len(HINT_LEVELS)
+HINT_PERCENTS = HINT_LEVELS
 N_OPTIONS = 6  # choices offered per guess (the issue allows 4-10)
 OPEN_STAGES = ("reveal", "guessing", "labelling")
 
@@ -341,19 +344,6 @@ def _view(
     )
 
 
-def _add_points(participant: Participant, delta: int) -> int:
-    """Add `delta` points in the participant's next UPDATE; returns the expected new total.
-
-    The increment happens in SQL (points = points + delta): the rebuild may recompute points
-    concurrently (it locks the row on PostgreSQL first), and a read-modify-write here would undo
-    its correction. The total returned is for display only.
-    """
-    expected = participant.points + delta
-    if delta:
-        participant.points = Participant.points + delta  # type: ignore[assignment]
-    return expected
-
-
 def _skip(session: Session, play: Play, participant: Participant, now: datetime) -> None:
     catalogue(session).plays.skipped(play.cluster_id)  # a skip does not count toward retirement
     play.stage = "skipped"
@@ -375,19 +365,21 @@ def _finish(session: Session, play: Play, participant: Participant, now: datetim
                 Play.cluster_id == play.cluster_id, Play.id != play.id, Answer.accepted.is_(True)
             )
         ).all()
-        votes = [scoring.Vote(aid, pid, part, key) for aid, key, part, pid in others]
+        # Before concepts exist, two labels agree when their normalised texts are equal.
+        cluster = play.cluster_id
+        votes = [LabelVote(aid, pid, part, cluster, key) for aid, key, part, pid in others]
         votes += [
-            scoring.Vote(a.id or 0, play.id or 0, participant.id or 0, a.normalized)
+            LabelVote(a.id or 0, play.id or 0, participant.id or 0, cluster, a.normalized)
             for a in accepted
         ]
-        bonuses = scoring.agreement_bonuses(votes, play_id=play.id or 0)
+        bonuses = agreement_bonuses(votes)
         for answer in accepted:
             answer.bonus_points = bonuses.get(answer.id or 0, 0)
             bonus_total += answer.bonus_points
     play.bonus_points = bonus_total
     play.stage = "done"
     play.finished_at = now
-    points = _add_points(participant, bonus_total)
+    points = add_points(participant, bonus_total)
     session.flush()
     rank, players = rank_of(session, points)
     return Finished(
@@ -631,7 +623,7 @@ def make_guess(
             participant.gold_seen += 1
             participant.gold_correct += int(correct)
             participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
-        _add_points(participant, gp + sp)
+        add_points(participant, gp + sp)
         return Guessed(play.id or 0, correct, fast, _class_name(session, info), gp, sp)
 
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.scoring import normalize_label
+from engine.labels.agreement import normalize_label
 
 MAX_MESSAGE_LENGTH = 1000  # characters of one label message; longer ones are refused unread
 MAX_LABELS_PER_MESSAGE = 10

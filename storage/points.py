@@ -1,8 +1,10 @@
-"""Participants' points recomputed from what is stored.
+"""Participants' points: the only two ways they change.
 
 points = the guess and streak points of every play + for every answer its reconciled bonus (the
-current generation's answer-concept link) or else its provisional bonus. The rebuild recomputes
-the players whose answers it reconciled, in the transaction that switches generations.
+current generation's answer-concept link) or else its provisional bonus. The game adds to them as
+plays end (`add`); the rebuild recomputes the players whose answers it reconciled, in the
+transaction that switches generations (`recompute`). The two may run at once: the game adds in
+SQL and the recompute locks the rows first, so neither undoes the other.
 """
 
 from __future__ import annotations
@@ -21,6 +23,19 @@ T_CLUSTER = Cluster.__table__
 T_AC = AnswerConcept.__table__
 # Participants per UPDATE (ids in one IN (...) list).
 CHUNK = 500
+
+
+def add(participant: Participant, delta: int) -> int:
+    """Add `delta` points in the participant's next UPDATE; returns the expected new total.
+
+    The increment happens in SQL (points = points + delta): the rebuild may recompute points
+    concurrently (it locks the row on PostgreSQL first), and a read-modify-write here would undo
+    its correction. The total returned is for display only.
+    """
+    expected = participant.points + delta
+    if delta:
+        participant.points = Participant.points + delta  # type: ignore[assignment]
+    return expected
 
 
 def with_answers_in(conn: Connection, classes: Sequence[int]) -> list[int]:

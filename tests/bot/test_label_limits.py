@@ -13,6 +13,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from bot import game, quality, scoring
+from engine.labels.agreement import normalize_label
 from inv.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import Answer, Cluster, Play, utcnow
@@ -91,7 +92,7 @@ def test_the_work_per_label_message_does_not_grow_with_history(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     normalised: list[int] = []  # characters normalised per call
-    original = scoring.normalize_label
+    original = normalize_label
 
     def counting(text: str) -> str:
         normalised.append(len(text))
@@ -155,7 +156,7 @@ def test_no_quadratic_time_on_long_punctuation_runs(length: int) -> None:
         for _ in range(5):
             started = time.perf_counter()
             for _ in range(repeat):
-                scoring.normalize_label(text)
+                normalize_label(text)
             best = min(best, time.perf_counter() - started)
         return best / repeat
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from engine.globals import build as build_module
 from sqlalchemy import select
 
 from engine.global_explanations import build as build_module

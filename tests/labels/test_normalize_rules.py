@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.scoring import normalize_label
+from engine.labels.agreement import normalize_label
 
 
 @pytest.mark.parametrize(
