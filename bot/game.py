@@ -51,7 +51,7 @@ from storage.repo import (
 
 HINT_LEVEL_COUNT = len(HINT_LEVELS)
 HINT_PERCENTS = HINT_LEVELS
-N_OPTIONS = 6  # choices offered per guess (the issue allows 4-10)
+N_OPTIONS = 6  # choices offered per guess: enough to make guessing unlikely, few enough to read
 OPEN_STAGES = ("reveal", "guessing", "labelling")
 
 

@@ -1,4 +1,4 @@
-"""Answer quality (ARCHITECTURE §2 "Quality"): trust, fast answers, duplicates, flooding, limits.
+"""Answer quality: trust, fast answers, duplicates, flooding, limits.
 
 Flagged answers are kept (researchers may want them) but earn nothing and are not `accepted`.
 Messages over the limits (length, labels per message, labels per play) are refused whole and

@@ -1,4 +1,4 @@
-"""Global explanations (ARCHITECTURE §4): per class and layer, the top concepts of the crowd with
+"""Global explanations: per class and layer, the top concepts of the crowd with
 their mean weight and example overlays; per concept, its trend across layers; PNG charts.
 
 Importing this package is cheap (numpy only); matplotlib and the renderer load when drawing.

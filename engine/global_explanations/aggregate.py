@@ -1,4 +1,4 @@
-"""Global explanations from merged clusters (ARCHITECTURE §4), pure functions.
+"""Global explanations from merged clusters, pure functions.
 
 Per class and layer: the top concepts by summed label score, where each merged cluster counts
 for its best concept with its (weight-averaged) best score; each with the mean weight of the
@@ -21,7 +21,7 @@ from engine.labels.scores import MergedGroup
 
 TOP_CONCEPTS = 5
 EXAMPLES_PER_CONCEPT = 3
-TREND_LINES = 6  # rising and falling concepts drawn per class (PAPER-NOTES §4.3)
+TREND_LINES = 6  # rising and falling concepts drawn per class, as many as the paper's figures show
 
 
 @dataclass

@@ -1,6 +1,6 @@
 """Merged heatmaps and example overlays for global explanations.
 
-The heatmap of a merged cluster is the weight-averaged map of its members (ARCHITECTURE §3.6); it
+The heatmap of a merged cluster is the weight-averaged map of its members; it
 is written once with `engine.render.encode_map` under `DATA_DIR/charts/merged/`. Example overlays
 are rendered by `engine.render.render_overlay` into `DATA_DIR/charts/overlays/`. Both are named
 after the image and the member clusters, and cluster maps never change once written, so a rebuild
