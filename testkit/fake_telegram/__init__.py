@@ -45,15 +45,9 @@ server also measures, per update, the time from its hand-out by getUpdates to th
 request answering it (`/_fake/latencies`).
 """
 
+from testkit.fake_telegram.app import make_app
 from testkit.fake_telegram.runner import FakeTelegram, Sent
-from testkit.fake_telegram.server import (
-    DEFAULT_TOKEN,
-    ApiError,
-    FakeState,
-    Fault,
-    Recorded,
-    make_app,
-)
+from testkit.fake_telegram.server import DEFAULT_TOKEN, ApiError, FakeState, Fault, Recorded
 from testkit.fake_telegram.validate import SpecValidator, Violation
 
 __all__ = [

@@ -17,7 +17,8 @@ import sys
 
 from aiohttp import web
 
-from testkit.fake_telegram.server import DEFAULT_TOKEN, FakeState, make_app
+from testkit.fake_telegram.app import make_app
+from testkit.fake_telegram.server import DEFAULT_TOKEN, FakeState
 
 
 async def serve(host: str, port: int, token: str) -> None:

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from testkit.fake_telegram.records import Fault
+
 if TYPE_CHECKING:
     from testkit.fake_telegram.server import FakeState
 
@@ -139,7 +141,6 @@ def compact_event(rec: Any) -> dict[str, Any]:
 
 
 def add_control_routes(app: web.Application, state: FakeState) -> None:
-    from testkit.fake_telegram.server import Fault
 
     async def actions(request: web.Request) -> web.Response:
         body = await request.json()

@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from testkit.fake_telegram.server import DEFAULT_TOKEN, FakeState, Fault, Recorded, make_app
+from testkit.fake_telegram.app import make_app
+from testkit.fake_telegram.server import DEFAULT_TOKEN, FakeState, Fault, Recorded
 from testkit.fake_telegram.validate import Violation
 
 T = TypeVar("T")
