@@ -858,7 +858,11 @@ def forget(telegram_id: int, data_dir: Path) -> bool:
 
 def _rewrite_explanations_document(data_dir: Path) -> None:
     """The JSON document of the current generation, without the forgotten words."""
-    from engine.rebuild import JSON_DOCUMENT, current_document_rows, write_document
+    from engine.global_explanations.document import (
+        JSON_DOCUMENT,
+        current_document_rows,
+        write_document,
+    )
 
     if not (data_dir / JSON_DOCUMENT).exists():
         return

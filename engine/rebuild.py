@@ -25,7 +25,6 @@ this function in a worker thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import threading
@@ -41,6 +40,10 @@ from typing import Any
 from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
+from engine.global_explanations.document import (
+    JSON_DOCUMENT,
+    write_document,
+)
 from engine.labels.config import LabelConfig
 from storage import generations, points
 from storage.db import get_engine, session_scope
@@ -64,7 +67,6 @@ log = logging.getLogger(__name__)
 
 LOCK_NAME = "rebuild"
 LOCK_TTL = timedelta(minutes=15)
-JSON_DOCUMENT = "charts/global_explanations.json"
 _CHUNK = 500  # ids per IN (...) list
 # Threads that write merged maps, overlays and charts (PIL encodes without the GIL).
 DRAW_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -889,41 +891,3 @@ def _collect_garbage(data_dir: Path, referenced: set[str]) -> None:
         relative = path.relative_to(data_dir).as_posix()
         if relative not in referenced and not relative.endswith(".tmp"):
             path.unlink(missing_ok=True)
-
-
-def current_document_rows(conn: Connection) -> tuple[int | None, list[Any]]:
-    """The current generation and its explanation rows, as `write_document` takes them."""
-    generation = generations.current_id(conn)
-    rows = conn.execute(
-        select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
-        .where(T_GE.c.generation == generation)
-        .order_by(T_GE.c.class_index, T_GE.c.depth)
-    ).all()
-    return generation, list(rows)
-
-
-def write_document(data_dir: Path, generation: int | None, rows: Sequence[Any]) -> Path:
-    """DATA_DIR/charts/global_explanations.json: every class's layers for one generation."""
-    classes: dict[int, dict[str, Any]] = {}
-    for class_index, _depth, payload, _chart in rows:
-        entry = classes.setdefault(
-            class_index,
-            {
-                "class_index": class_index,
-                "class_name": payload.get("class_name"),
-                "trend_chart_file": payload.get("trend_chart_file"),
-                "trends": payload.get("trends", []),
-                "layers": [],
-            },
-        )
-        layer = {
-            k: v for k, v in payload.items() if k not in {"trends", "class_name", "class_index"}
-        }
-        entry["layers"].append(layer)
-    document = {"generation": generation, "classes": [classes[c] for c in sorted(classes)]}
-    path = data_dir / JSON_DOCUMENT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
-    return path
