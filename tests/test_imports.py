@@ -44,3 +44,37 @@ def test_the_check_sees_indirect_imports(graph: grimp.ImportGraph) -> None:
     assert _reaches(graph, "engine.precompute", TORCH)
     # The shell is exempt because it does join them; if it no longer did, the exemption could go.
     assert _reaches(graph, "inv.wiring", TORCH) and _reaches(graph, "inv.wiring", TELEGRAM)
+
+
+def test_no_import_cycle() -> None:
+    """No module reaches itself through the imports it makes at run time (type-checking imports
+    aside): each package reads top to bottom."""
+    graph = grimp.build_graph(*PACKAGES, exclude_type_checking_imports=True, cache_dir=None)
+    imports = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in graph.modules}
+    cycles = []
+    done: set[str] = set()
+    for start in sorted(imports):
+        # Depth-first search with an explicit stack; `path` holds the modules being visited.
+        path: list[str] = []
+        on_path: set[str] = set()
+        stack: list[tuple[str, int]] = [(start, 0)]
+        while stack:
+            module, next_child = stack.pop()
+            if next_child == 0:
+                if module in done:
+                    continue
+                path.append(module)
+                on_path.add(module)
+            children = imports.get(module, [])
+            if next_child < len(children):
+                stack.append((module, next_child + 1))
+                child = children[next_child]
+                if child in on_path:
+                    cycles.append([*path[path.index(child) :], child])
+                elif child not in done:
+                    stack.append((child, 0))
+                continue
+            path.pop()
+            on_path.discard(module)
+            done.add(module)
+    assert cycles == []
