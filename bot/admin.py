@@ -19,8 +19,10 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import flood, game, stats, texts
-from bot.handlers import Handler, is_private, refuse_arguments, say, services
+from bot.handlers import Handler
 from bot.leaderboard import format_board
+from bot.replies import is_private, refuse_arguments, say
+from bot.services import services
 from storage.privacy import pseudonym
 
 log = logging.getLogger(__name__)

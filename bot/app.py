@@ -33,10 +33,10 @@ from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
 from bot import admin, flood, handlers, texts
 from bot.config import BotConfig
-from bot.handlers import Services
 from bot.ratelimit import PerChatRateLimiter
 from bot.redact import protect_token, quiet_url_loggers
 from bot.runtime import DbRunner, PerUserUpdateProcessor, ResilientRateLimiter
+from bot.services import Services
 from storage.db import make_engine
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ from bot import assignment, callbacks, quality, scoring, texts
 from bot.assignment import Candidate
 from bot.callbacks import Action, Callback
 from bot.game import validate_nickname
-from bot.handlers import AdminAlerts
+from bot.services import AdminAlerts
 from engine.labels.agreement import LabelVote, agreement_bonuses, normalize_label
 
 # ---- callbacks ---------------------------------------------------------------------------------
@@ -285,3 +285,30 @@ def test_admin_alerts_are_rate_limited() -> None:
     assert alerts.due(1010.0) is None
     assert alerts.due(1020.0) is None
     assert alerts.due(1061.0) == 3
+
+
+def test_each_button_action_is_routed_by_its_own_pattern() -> None:
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler
+
+    from bot import buttons
+
+    app = ApplicationBuilder().token("123:routing-test").build()
+    buttons.register(app)
+    routes = [h for h in app.handlers[0] if isinstance(h, CallbackQueryHandler)]
+    presses = {
+        Action.HINT: callbacks.hint(7, 2),
+        Action.GUESS: callbacks.guess(7),
+        Action.OPTION: callbacks.option(7, 3),
+        Action.RESIGN: callbacks.resign(7),
+        Action.DONE: callbacks.done(7),
+        Action.NEXT: callbacks.next_challenge(),
+        Action.CONSENT: callbacks.consent(True),
+        Action.FORGET: callbacks.forget(1_700_000_000),
+    }
+    for action, data in presses.items():
+        matching = [h for h in routes if h.pattern is not None and h.pattern.match(data)]
+        assert [h.callback.__name__ for h in matching] == [buttons.PRESSES[action].__name__]
+    # Anything else (a longer id, trailing text) reaches only the last, pattern-less handler.
+    for forged in ("g:7x", "h:7:2:9", "zz", "c:2"):
+        assert not any(h.pattern is not None and h.pattern.match(forged) for h in routes)
+    assert routes[-1].pattern is None and routes[-1].callback is buttons.on_invalid
