@@ -181,79 +181,23 @@ def drop_database(admin_url: str, name: str) -> None:
 
 def seed(images: int) -> int:
     """A collection like precompute writes: crops, 16-bit map files, clusters (gold included)."""
-    import numpy as np
-    from PIL import Image as PILImage
-
-    from engine.render import encode_map
     from inv.settings import get_settings
     from storage.db import session_scope
-    from storage.models import Cluster, ExplainedLayer, Image, Model
+    from testkit.collection import seed_collection
 
-    data_dir = get_settings().data_dir
-    rng = np.random.default_rng(0)
-    classes = [f"class {i}" for i in range(1000)]
-    clusters = 0
     with session_scope() as session:
-        model = Model(name="benchnet", weights_hash="bench", num_classes=1000, classes=classes)
-        session.add(model)
-        session.flush()
-        for i in range(images):
-            cls = int(rng.integers(0, 1000))
-            crop = f"crops/{i}.png"
-            (data_dir / crop).parent.mkdir(parents=True, exist_ok=True)
-            PILImage.fromarray(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8), "RGB").save(
-                data_dir / crop
-            )
-            image = Image(
-                model_id=model.id,
-                sha256=f"{i:064d}",
-                config_key="bench",
-                source_path=f"{i}.jpg",
-                crop_file=crop,
-                width=224,
-                height=224,
-                true_class=cls,
-                predicted_class=cls,
-                predicted_prob=0.8,
-                explained_class=cls,
-            )
-            session.add(image)
-            session.flush()
-            for depth in range(2):
-                side = 14 if depth else 28
-                layer = ExplainedLayer(
-                    image_id=image.id,
-                    layer_name=f"features.{depth}",
-                    depth=depth,
-                    channels=64,
-                    kept_channels=12,
-                    height=side,
-                    width=side,
-                    kept_weight=90.0,
-                )
-                session.add(layer)
-                session.flush()
-                for rank in range(2):
-                    map_file = f"maps/{i}-{depth}-{rank}.png"
-                    (data_dir / map_file).parent.mkdir(parents=True, exist_ok=True)
-                    (data_dir / map_file).write_bytes(encode_map(rng.random((side, side))))
-                    session.add(
-                        Cluster(
-                            layer_id=layer.id,
-                            image_id=image.id,
-                            class_index=cls,
-                            layer_name=layer.layer_name,
-                            depth=depth,
-                            rank=rank,
-                            weight=40.0,
-                            n_maps=6,
-                            channels=[rank],
-                            map_file=map_file,
-                            is_gold=depth == 1 and rank == 0,
-                        )
-                    )
-                    clusters += 1
-    return clusters
+        collection = seed_collection(
+            session,
+            get_settings().data_dir,
+            images=images,
+            layers=2,
+            clusters_per_layer=2,
+            classes=[f"class {i}" for i in range(1000)],
+            size=224,
+            layer_sides=(28, 14),
+            model_name="benchnet",
+        )
+    return len(collection.cluster_ids)
 
 
 def start_fake_server() -> tuple[subprocess.Popen[str], str]:

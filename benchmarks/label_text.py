@@ -94,7 +94,7 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
     from storage import migrate
     from storage.db import get_engine, session_scope, use_database
     from storage.models import Answer, Play, utcnow
-    from tests.bot.seed import seed_collection
+    from testkit.collection import seed_collection
 
     settings = get_settings()
     use_database(settings.sqlalchemy_url)

@@ -13,9 +13,9 @@ from sqlalchemy.engine import Engine
 
 from inv.settings import get_settings
 from storage.db import session_scope
+from testkit.collection import Collection, seed_collection
 from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection, seed_collection
 
 ADMIN_ID = 900
 

@@ -13,11 +13,11 @@ from sqlmodel import select
 from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play
+from testkit.collection import seed_collection
 from testkit.fake_telegram import FakeTelegram
 from testkit.fake_telegram.client import FakeTelegramClient
 from testkit.simulate import Script, SimulatedPlayer, Simulator
 from tests.bot.helpers import BotRunner
-from tests.bot.seed import seed_collection
 
 
 @pytest.fixture

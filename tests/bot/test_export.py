@@ -36,7 +36,7 @@ from storage.models import (
     utcnow,
 )
 from storage.privacy import pseudonym
-from tests.bot.seed import seed_collection
+from testkit.collection import seed_collection
 
 PLAYERS = {987_654_321: "Nick One", 987_654_322: None, 987_654_323: "Third"}
 DECLINED = 987_654_399

@@ -8,10 +8,10 @@ from sqlalchemy.engine import Engine
 
 from bot import texts
 from bot.flood import FloodGate, Verdict
+from testkit.collection import Collection
 from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection
 
 FLOODER = 6100
 OTHER = 6200

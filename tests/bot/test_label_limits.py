@@ -17,7 +17,7 @@ from engine.labels.agreement import normalize_label
 from inv.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import Answer, Cluster, Play, utcnow
-from tests.bot.seed import seed_collection
+from testkit.collection import seed_collection
 
 
 @pytest.fixture

@@ -28,9 +28,9 @@ from bot.runtime import PerUserUpdateProcessor, ResilientRateLimiter
 from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Play
+from testkit.collection import Collection
 from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection
 
 # ---- per-user order ----------------------------------------------------------------------------
 

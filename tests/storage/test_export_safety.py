@@ -21,7 +21,7 @@ from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Image, utcnow
 from storage.spreadsheet import FORMULA_STARTS, spreadsheet_safe
-from tests.bot.seed import seed_collection
+from testkit.collection import seed_collection
 from tests.shell import write_export
 
 HOSTILE = ["=1+2", "@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0", "plain words"]

@@ -1,11 +1,13 @@
-"""Insert a small explained collection (Model, Image, ExplainedLayer, Cluster) with real files.
+"""A synthetic explained collection (Model, Image, ExplainedLayer, Cluster) with real files.
 
-Crops are small RGB PNGs and cluster maps are map files the engine's `load_map` reads, written
-under DATA_DIR exactly where precompute would put them (paths in the DB are relative to it).
+What precompute would have written, without a network: crops are random RGB PNGs and cluster
+maps are map files the engine's `load_map` reads, under DATA_DIR where precompute puts them
+(paths in the database are relative to it). Tests and the load benchmarks seed the game with it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import numpy as np
 from PIL import Image as PILImage
 from sqlmodel import Session
 
+from engine.render import encode_map
 from storage.models import Cluster, ExplainedLayer, Image, Model
 
 CLASSES = [
@@ -38,11 +41,6 @@ class Collection:
 
 def write_map(path: Path, values: np.ndarray) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        from engine.render import encode_map  # the engine's own format when it is installed
-    except ImportError:
-        np.save(path.with_suffix(".npy"), values.astype(np.float16))
-        return
     path.write_bytes(encode_map(values))
 
 
@@ -55,17 +53,25 @@ def seed_collection(
     clusters_per_layer: int = 2,
     classes: list[str] | None = None,
     size: int = 64,
+    layer_sides: Sequence[int] | None = None,
     gold_every: int = 1,
     seed: int = 0,
+    model_name: str = "testnet",
 ) -> Collection:
-    """`images` images of distinct classes, each with `layers` layers of clusters.
+    """`images` images of distinct classes (cycling through `classes`), each with `layers`
+    layers of `clusters_per_layer` clusters.
 
-    The rank-0 cluster of the deepest layer of every `gold_every`-th image is gold.
+    Crops are `size` pixels square; layer `depth` has maps of `layer_sides[depth]` cells a side
+    (default: shrinking with depth). The rank-0 cluster of the deepest layer of every
+    `gold_every`-th image is gold.
     """
     rng = np.random.default_rng(seed)
     names = list(classes or CLASSES)
+    sides = list(layer_sides or [4 + 2 * (layers - depth) for depth in range(layers)])
+    if len(sides) != layers:
+        raise ValueError("layer_sides must give one side per layer")
     model = Model(
-        name="testnet", weights_hash=f"w{seed:04d}", num_classes=len(names), classes=names
+        name=model_name, weights_hash=f"w{seed:04d}", num_classes=len(names), classes=names
     )
     session.add(model)
     session.flush()
@@ -95,7 +101,7 @@ def seed_collection(
         session.add(image)
         session.flush()
         for depth in range(layers):
-            side = 4 + 2 * (layers - depth)
+            side = sides[depth]
             layer = ExplainedLayer(
                 image_id=image.id,
                 layer_name=f"features.{10 + depth}",
@@ -122,7 +128,7 @@ def seed_collection(
                     weight=50.0 - 10 * rank,
                     n_maps=4,
                     channels=[rank, rank + 1],
-                    map_file=map_rel if (data_dir / map_rel).exists() else map_rel[:-4] + ".npy",
+                    map_file=map_rel,
                     is_gold=gold,
                 )
                 session.add(cluster)
