@@ -133,3 +133,12 @@ async def ask_consent(context: Context, chat_id: int) -> None:
 
 async def show_consent(context: Context, chat_id: int) -> None:
     await say(context, chat_id, texts.WELCOME, views.consent_keyboard())
+
+
+async def tell_refusal(context: Context, chat_id: int, exc: GameError) -> None:
+    """A refusal of the game in the chat: the consent question when consent is missing (a
+    refusal for that reason is not an error to the player), else the refusal's text."""
+    if exc.code == "consent":
+        await ask_consent(context, chat_id)
+    else:
+        await say(context, chat_id, error_text(exc))

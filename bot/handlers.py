@@ -27,13 +27,12 @@ from telegram.ext import (
 )
 
 from bot import buttons, game, texts, views
-from bot.challenge import ask_consent, play, show_consent, summary
+from bot.challenge import ask_consent, play, show_consent, summary, tell_refusal
 from bot.game import GameError
 from bot.incidents import alert_text, new_incident_id
 from bot.leaderboard import format_board
 from bot.replies import (
     command_args,
-    error_text,
     is_private,
     private_only,
     refuse_arguments,
@@ -122,10 +121,7 @@ async def cmd_nickname(update: Update, context: Context) -> None:
             return
         chosen = await svc.db(game.set_nickname, update.effective_user.id, name)
     except GameError as exc:
-        if exc.code == "consent":
-            await ask_consent(context, chat_id)
-        else:
-            await say(context, chat_id, error_text(exc))
+        await tell_refusal(context, chat_id, exc)
         return
     await say(context, chat_id, texts.NICKNAME_SET.format(name=chosen))
 
@@ -200,10 +196,7 @@ async def on_text(update: Update, context: Context) -> None:
             now=utcnow(),
         )
     except GameError as exc:
-        if exc.code == "consent":
-            await ask_consent(context, chat_id)
-        else:
-            await say(context, chat_id, error_text(exc))
+        await tell_refusal(context, chat_id, exc)
         return
     await say(
         context,
