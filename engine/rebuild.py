@@ -49,18 +49,20 @@ from storage import generations, points
 from storage.db import get_engine, session_scope
 from storage.locks import DatabaseLock, LockLost
 from storage.models import (
-    Answer,
-    AnswerConcept,
-    Cluster,
-    Concept,
-    ConceptTest,
-    GlobalExplanation,
-    Image,
-    MergedCluster,
-    Model,
-    Participant,
-    Play,
     utcnow,
+)
+from storage.tables import (
+    T_AC,
+    T_ANSWER,
+    T_CLUSTER,
+    T_CONCEPT,
+    T_CT,
+    T_GE,
+    T_IMAGE,
+    T_MC,
+    T_MODEL,
+    T_PART,
+    T_PLAY,
 )
 
 log = logging.getLogger(__name__)
@@ -77,18 +79,6 @@ ProgressFn = Callable[[str, float], None]
 _process_lock = threading.Lock()
 _pipelines: dict[tuple[str, str, str], Any] = {}
 _pipelines_lock = threading.Lock()
-
-T_ANSWER = Answer.__table__
-T_PLAY = Play.__table__
-T_PART = Participant.__table__
-T_CLUSTER = Cluster.__table__
-T_IMAGE = Image.__table__
-T_MODEL = Model.__table__
-T_CONCEPT = Concept.__table__
-T_AC = AnswerConcept.__table__
-T_MC = MergedCluster.__table__
-T_GE = GlobalExplanation.__table__
-T_CT = ConceptTest.__table__
 
 
 @dataclass

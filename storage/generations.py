@@ -14,10 +14,9 @@ from sqlalchemy import delete, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from storage.models import Concept, Generation, utcnow
+from storage.models import utcnow
+from storage.tables import T_CONCEPT, T_GEN
 
-T_GEN = Generation.__table__
-T_CONCEPT = Concept.__table__
 # The longest error text a failed generation keeps.
 MAX_ERROR_LENGTH = 2000
 

@@ -17,9 +17,9 @@ from sqlalchemy import delete, update
 from sqlalchemy.engine import Connection, Engine
 
 from storage.db import session_scope
-from storage.models import JobLock, utcnow
+from storage.models import utcnow
+from storage.tables import T_LOCK
 
-T_LOCK = JobLock.__table__
 # A holder refreshes its expiry at most this often.
 REFRESH_SECONDS = 30.0
 

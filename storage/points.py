@@ -14,13 +14,9 @@ from collections.abc import Iterable, Sequence
 from sqlalchemy import and_, func, select, update
 from sqlalchemy.engine import Connection
 
-from storage.models import Answer, AnswerConcept, Cluster, Participant, Play
+from storage.models import Participant
+from storage.tables import T_AC, T_ANSWER, T_CLUSTER, T_PART, T_PLAY
 
-T_ANSWER = Answer.__table__
-T_PLAY = Play.__table__
-T_PART = Participant.__table__
-T_CLUSTER = Cluster.__table__
-T_AC = AnswerConcept.__table__
 # Participants per UPDATE (ids in one IN (...) list).
 CHUNK = 500
 

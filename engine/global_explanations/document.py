@@ -16,10 +16,9 @@ from sqlalchemy import select
 from sqlalchemy.engine import Connection
 
 from storage import generations
-from storage.models import GlobalExplanation
+from storage.tables import T_GE
 
 JSON_DOCUMENT = "charts/global_explanations.json"
-T_GE = GlobalExplanation.__table__
 
 
 def current_document_rows(conn: Connection) -> tuple[int | None, list[Any]]:
