@@ -14,13 +14,9 @@ from collections.abc import Sequence
 from importlib.metadata import PackageNotFoundError, version
 from types import ModuleType
 
-from sqlalchemy.exc import DBAPIError
-
 from inv.commands import bot, demo, export, init, layers, precompute, rebuild, report, run
 from inv.logs import configure_logging
 from inv.settings import load_settings_or_exit
-from storage.db import use_database
-from storage.db_errors import DatabaseNotReady, describe_failure
 
 # The subcommands in the order `inv --help` lists them.
 COMMANDS: dict[str, ModuleType] = {
@@ -82,6 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         build_parser().print_help()
         return 0
+    # Imported once a command runs: `inv --help` needs none of the database code.
+    from sqlalchemy.exc import DBAPIError
+
+    from storage.db import use_database
+    from storage.db_errors import DatabaseNotReady, describe_failure
+
     settings = load_settings_or_exit()
     configure_logging(settings)
     use_database(settings.sqlalchemy_url)

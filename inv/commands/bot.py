@@ -14,10 +14,10 @@ import logging
 import secrets
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
-from storage.db import get_engine
-from storage.db_errors import require_schema
+if TYPE_CHECKING:
+    from inv.settings import Settings
 
 HELP = "run the Telegram bot (long polling, or a webhook)"
 
@@ -51,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import get_engine
+    from storage.db_errors import require_schema
+
     if not settings.token:
         print("inv bot: TELEGRAM_BOT_TOKEN is not set (get one from @BotFather)", file=sys.stderr)
         return 2

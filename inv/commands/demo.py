@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
+if TYPE_CHECKING:
+    from inv.settings import Settings
+
 
 HELP = "run the whole loop offline on real photos and write a report"
 

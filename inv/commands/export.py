@@ -5,11 +5,10 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
-from storage.db import get_engine
-from storage.db_errors import require_schema
-from storage.export import write_export
+if TYPE_CHECKING:
+    from inv.settings import Settings
 
 HELP = "write the pseudonymised research export (zip)"
 
@@ -31,6 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from storage.db import get_engine
+    from storage.db_errors import require_schema
+    from storage.export import write_export
+
     out: Path | None = args.out
     if out is not None and out.exists() and out.is_dir():
         print(f"inv export: --out {out} is a directory; give a file name", file=sys.stderr)

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
-from storage import migrate
-from storage.db import get_engine
+if TYPE_CHECKING:
+    from inv.settings import Settings
 
 HELP = "create the database or bring it to the newest schema"
 
@@ -20,6 +20,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from storage import migrate
+    from storage.db import get_engine
+
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = get_engine(args.database_url) if args.database_url else get_engine()
     before = migrate.current_revision(engine)

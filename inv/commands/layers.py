@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
+if TYPE_CHECKING:
+    from inv.settings import Settings
+
 
 HELP = "list a model's hookable layers with their output shapes"
 

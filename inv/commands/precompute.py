@@ -6,9 +6,12 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from engine.config import REDUCTIONS, TARGETS
-from inv.settings import Settings
+
+if TYPE_CHECKING:
+    from inv.settings import Settings
 
 HELP = "explain a folder of images and store the clusters"
 

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
+if TYPE_CHECKING:
+    from inv.settings import Settings
+
 
 HELP = "rebuild concepts and global explanations now"
 

@@ -5,8 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from inv.settings import Settings
+if TYPE_CHECKING:
+    from inv.settings import Settings
+
 
 HELP = "write the HTML report of what the database holds"
 

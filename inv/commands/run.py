@@ -12,9 +12,12 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from types import ModuleType
+from typing import TYPE_CHECKING
 
 from inv.commands import bot, demo, init
-from inv.settings import Settings
+
+if TYPE_CHECKING:
+    from inv.settings import Settings
 
 HELP = "serve Telegram users when TELEGRAM_BOT_TOKEN is set, else run the offline demo"
 

@@ -19,11 +19,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pydantic import SecretStr
-
-from inv.settings import Settings
-from storage.db import get_engine, use_database
+if TYPE_CHECKING:
+    from inv.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +69,8 @@ def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
     The database starts empty each run (the precomputed files under DATA_DIR are reused by
     content), which is what makes a seeded demo reproducible.
     """
+    from pydantic import SecretStr
+
     data_dir = (options.out / "data").resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     for suffix in ("", "-wal", "-shm"):
@@ -211,6 +212,7 @@ def run_demo(options: DemoOptions, settings: Settings) -> DemoResult:
     """The demo under `options.out`, with `settings` redirected to its own folder and database."""
     from engine.report import build_report
     from storage import migrate
+    from storage.db import get_engine, use_database
     from storage.export import write_export
 
     timings: dict[str, float] = {}
