@@ -12,7 +12,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import game, quality, scoring
+from bot import game, quality
 from engine.labels.agreement import normalize_label
 from inv.settings import Settings, get_settings
 from storage.db import session_scope
@@ -99,7 +99,6 @@ def test_the_work_per_label_message_does_not_grow_with_history(
         return original(text)
 
     monkeypatch.setattr(quality, "normalize_label", counting)
-    monkeypatch.setattr(scoring, "normalize_label", counting)
     message = "a" + "!" * 60 + ", " + "?" * 60 + "b"
 
     def work_for_one_message(telegram_id: int) -> int:
