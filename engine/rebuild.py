@@ -48,9 +48,7 @@ from engine.labels.config import LabelConfig
 from storage import generations, points
 from storage.db import get_engine, session_scope
 from storage.locks import DatabaseLock, LockLost
-from storage.models import (
-    utcnow,
-)
+from storage.models import utcnow
 from storage.tables import (
     T_AC,
     T_ANSWER,
