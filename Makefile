@@ -19,16 +19,11 @@ install: $(STAMP)
 # With TELEGRAM_BOT_TOKEN in .env: explain the demo photos into DATA_DIR and serve real users.
 # Without: the offline demo (out/report.html and out/export.zip).
 run: $(STAMP)
-	@$(BIN)/inv init
-	@if $(BIN)/python -c "import sys; from storage.settings import get_settings; sys.exit(0 if get_settings().token else 1)"; then \
-		echo "TELEGRAM_BOT_TOKEN is set: explaining the demo photos, then serving Telegram users (Ctrl+C stops)."; \
-		$(BIN)/inv demo --prepare-only && $(BIN)/inv bot; \
-	else \
-		$(BIN)/inv demo; \
-	fi
+	@$(BIN)/inv run
 
 test: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/pytest
 
 lint: $(STAMP)

@@ -1,7 +1,9 @@
-"""Alembic environment: the URL comes from inv's settings, the target is SQLModel's metadata.
+"""Alembic environment: the caller names the database, the target is SQLModel's metadata.
 
-A caller may pass an open connection in `config.attributes["connection"]` (tests and `inv init`
-do, so that migrations run on exactly the engine they configured).
+The database comes from the caller, in this order: an open connection in
+`config.attributes["connection"]` (`inv init` and the tests, so that migrations run on exactly the
+engine they configured), a URL in `config.attributes["url"]`, `-x url=...` on the alembic command
+line, or `sqlalchemy.url` in the config.
 """
 
 from logging.config import fileConfig
@@ -11,7 +13,6 @@ from sqlmodel import SQLModel
 import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from alembic import context
 from storage.db import make_engine
-from storage.settings import get_settings
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logger", True):
@@ -21,7 +22,16 @@ target_metadata = SQLModel.metadata
 
 
 def _url() -> str:
-    return config.get_main_option("sqlalchemy.url") or get_settings().sqlalchemy_url
+    url = (
+        config.attributes.get("url")
+        or context.get_x_argument(as_dictionary=True).get("url")
+        or config.get_main_option("sqlalchemy.url")
+    )
+    if not url:
+        raise SystemExit(
+            "alembic: name the database, e.g. alembic -x url=sqlite:///data/inv.db ..."
+        )
+    return url
 
 
 def _configure(**kwargs: object) -> None:

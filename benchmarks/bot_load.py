@@ -4,8 +4,8 @@
     .venv/bin/python benchmarks/bot_load.py --database-url postgresql://...   # or INV_TEST_POSTGRES_URL
     .venv/bin/python benchmarks/bot_load.py --rate-limiter --group-check      # Telegram's limits
 
-Three processes: the fake Bot API server (`python -m bot.fake_telegram`), the simulator
-(`python -m bot.simulate`: 1,000 players, each plays whole challenges: /play, one Show more, Guess,
+Three processes: the fake Bot API server (`python -m testkit.fake_telegram`), the simulator
+(`python -m testkit.simulate`: 1,000 players, each plays whole challenges: /play, one Show more, Guess,
 an option, two labels as two messages, Done; they join with /start + consent first) and the bot
 (this process: the real Application from `bot.app.build_application`, long polling).
 
@@ -181,84 +181,28 @@ def drop_database(admin_url: str, name: str) -> None:
 
 def seed(images: int) -> int:
     """A collection like precompute writes: crops, 16-bit map files, clusters (gold included)."""
-    import numpy as np
-    from PIL import Image as PILImage
-
-    from engine.render import encode_map
+    from inv.settings import get_settings
     from storage.db import session_scope
-    from storage.models import Cluster, ExplainedLayer, Image, Model
-    from storage.settings import get_settings
+    from testkit.collection import seed_collection
 
-    data_dir = get_settings().data_dir
-    rng = np.random.default_rng(0)
-    classes = [f"class {i}" for i in range(1000)]
-    clusters = 0
     with session_scope() as session:
-        model = Model(name="benchnet", weights_hash="bench", num_classes=1000, classes=classes)
-        session.add(model)
-        session.flush()
-        for i in range(images):
-            cls = int(rng.integers(0, 1000))
-            crop = f"crops/{i}.png"
-            (data_dir / crop).parent.mkdir(parents=True, exist_ok=True)
-            PILImage.fromarray(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8), "RGB").save(
-                data_dir / crop
-            )
-            image = Image(
-                model_id=model.id,
-                sha256=f"{i:064d}",
-                config_key="bench",
-                source_path=f"{i}.jpg",
-                crop_file=crop,
-                width=224,
-                height=224,
-                true_class=cls,
-                predicted_class=cls,
-                predicted_prob=0.8,
-                explained_class=cls,
-            )
-            session.add(image)
-            session.flush()
-            for depth in range(2):
-                side = 14 if depth else 28
-                layer = ExplainedLayer(
-                    image_id=image.id,
-                    layer_name=f"features.{depth}",
-                    depth=depth,
-                    channels=64,
-                    kept_channels=12,
-                    height=side,
-                    width=side,
-                    kept_weight=90.0,
-                )
-                session.add(layer)
-                session.flush()
-                for rank in range(2):
-                    map_file = f"maps/{i}-{depth}-{rank}.png"
-                    (data_dir / map_file).parent.mkdir(parents=True, exist_ok=True)
-                    (data_dir / map_file).write_bytes(encode_map(rng.random((side, side))))
-                    session.add(
-                        Cluster(
-                            layer_id=layer.id,
-                            image_id=image.id,
-                            class_index=cls,
-                            layer_name=layer.layer_name,
-                            depth=depth,
-                            rank=rank,
-                            weight=40.0,
-                            n_maps=6,
-                            channels=[rank],
-                            map_file=map_file,
-                            is_gold=depth == 1 and rank == 0,
-                        )
-                    )
-                    clusters += 1
-    return clusters
+        collection = seed_collection(
+            session,
+            get_settings().data_dir,
+            images=images,
+            layers=2,
+            clusters_per_layer=2,
+            classes=[f"class {i}" for i in range(1000)],
+            size=224,
+            layer_sides=(28, 14),
+            model_name="benchnet",
+        )
+    return len(collection.cluster_ids)
 
 
 def start_fake_server() -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "bot.fake_telegram", "--token", TOKEN],
+        [sys.executable, "-m", "testkit.fake_telegram", "--token", TOKEN],
         cwd=ROOT,
         stdout=subprocess.PIPE,
         text=True,
@@ -269,14 +213,14 @@ def start_fake_server() -> tuple[subprocess.Popen[str], str]:
 
 
 async def control(url: str, actions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    from bot.fake_telegram.client import FakeTelegramClient
+    from testkit.fake_telegram.client import FakeTelegramClient
 
     async with FakeTelegramClient(url) as fake:
         return await fake.actions(actions)
 
 
 async def server_get(url: str, what: str, **params: Any) -> Any:
-    from bot.fake_telegram.client import FakeTelegramClient
+    from testkit.fake_telegram.client import FakeTelegramClient
 
     async with FakeTelegramClient(url) as fake:
         return await fake._get(f"/_fake/{what}", **params)
@@ -287,9 +231,9 @@ async def warm_photos(app: Any) -> int:
     from sqlmodel import select
 
     from bot import game, photos
+    from inv.settings import get_settings
     from storage.db import session_scope
     from storage.models import Cluster, Image
-    from storage.settings import get_settings
 
     data_dir = get_settings().data_dir
     with session_scope(readonly=True) as session:
@@ -461,10 +405,12 @@ def simulate(
     fake_proc: subprocess.Popen[str],
 ) -> tuple[list[dict[str, Any]], list[float], list[tuple[float, float]]]:
     """Run the simulator; its per-phase results with this process's and the children's CPU."""
+    from bot import texts
+
     command = [
         sys.executable,
         "-m",
-        "bot.simulate",
+        "testkit.simulate",
         "--url",
         url,
         "--players",
@@ -473,6 +419,11 @@ def simulate(
         str(first_id),
         "--hints",
         "1",
+        # The bot's "slow down" replies: the simulator sends the dropped step again later.
+        "--slow-down-text",
+        texts.SLOW_DOWN,
+        "--slow-down-text",
+        texts.SLOW_DOWN_SHORT,
         "--phases",
         json.dumps(plan),
     ]
@@ -560,8 +511,9 @@ def run_reference(args: argparse.Namespace, tmp: Path, *, write: bool) -> dict[s
 
 def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
     """inv's bot: warm-up, join, ceiling, steady at a share of that ceiling; the database check."""
-    from bot.app import BotThread, build_application
-    from storage.settings import get_settings
+    from bot.app import BotThread
+    from inv.settings import get_settings
+    from inv.wiring import bot_application
 
     settings = get_settings()
     fake_proc, url = start_fake_server()
@@ -575,7 +527,7 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         )
         # The flood limit is set here, never taken from the environment: the simulated players
         # act as soon as a reply comes, which the limit (meant for people) would refuse.
-        app = build_application(
+        app = bot_application(
             settings,
             token=TOKEN,
             base_url=f"{url}/bot",
@@ -735,9 +687,12 @@ def main() -> int:
     record = Record("bot_load")
     tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
     admin_url, db_name = prepare_environment(args, tmp)
+    from inv.settings import get_settings
     from storage import migrate
-    from storage.db import get_engine
+    from storage.db import get_engine, use_database
 
+    # What `inv` does after loading settings: their database is the one used without an engine.
+    use_database(get_settings().sqlalchemy_url)
     print(f"load average before: {load_average()}")
     try:
         migrate.upgrade(get_engine())

@@ -53,14 +53,16 @@ def main() -> int:
     from telegram.ext import AIORateLimiter
 
     import bot.app
-    from bot.app import BotThread, build_application
-    from bot.fake_telegram import FakeTelegram
+    from bot.app import BotThread
+    from inv.settings import get_settings
+    from inv.wiring import bot_application
     from storage import migrate
-    from storage.db import get_engine
-    from storage.settings import get_settings
+    from storage.db import get_engine, use_database
+    from testkit.fake_telegram import FakeTelegram
 
-    migrate.upgrade(get_engine())
     settings = get_settings()
+    use_database(settings.sqlalchemy_url)
+    migrate.upgrade(get_engine())
 
     joined: list[int] = []
 
@@ -80,7 +82,7 @@ def main() -> int:
         return values
 
     def run_bot(fake: FakeTelegram, phase: Callable[[FakeTelegram], list[float]], **options):
-        app = build_application(
+        app = bot_application(
             settings,
             token=fake.token,
             base_url=fake.base_url,

@@ -90,13 +90,14 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
     )
     os.environ.setdefault("PSEUDONYM_SECRET", "label-benchmark-" + "x" * 32)
     from bot import game
+    from inv.settings import get_settings
     from storage import migrate
-    from storage.db import get_engine, session_scope
+    from storage.db import get_engine, session_scope, use_database
     from storage.models import Answer, Play, utcnow
-    from storage.settings import get_settings
-    from tests.bot.seed import seed_collection
+    from testkit.collection import seed_collection
 
     settings = get_settings()
+    use_database(settings.sqlalchemy_url)
     engine = get_engine()
     migrate.upgrade(engine)
     names = list(messages)
@@ -105,7 +106,7 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
             session, data_dir, images=rounds * len(names) // 4 + 8, layers=2, clusters_per_layer=2
         )
     player = 777
-    game.record_consent(player, True)
+    game.record_consent(player, True, key=settings.pseudonym_key())
     # 20 earlier long messages in the player's history.
     with session_scope() as session:
         participant = game.get_participant(session, player)

@@ -45,7 +45,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import ExplainConfig, Explainer
 from engine.explainer import available_cpus
-from engine.pipeline import OverlappedRunner, Timeline
+from engine.overlap import OverlappedRunner, Timeline
 
 VGG_LAYERS = ["features.11", "features.13", "features.15", "features.18", "features.20", "features.22",
               "features.25", "features.27", "features.29"]  # fmt: skip
@@ -239,7 +239,7 @@ def agreement_run(args: argparse.Namespace, device: torch.device) -> dict[str, o
     from PIL import Image
 
     from benchmarks.agreement import report
-    from engine.models import load_model
+    from engine.classifiers import load_model
 
     loaded = load_model()
     pictures = photos()[: args.photos]

@@ -66,9 +66,9 @@ def run(workers: int, args: argparse.Namespace, admin_url: str, images: Path) ->
         with tempfile.TemporaryDirectory(prefix="inv-bench-") as data_dir:
             env = {**os.environ, "DATABASE_URL": url, "DATA_DIR": data_dir, "INV_ENV_FILE": ""}
             env["PYTHONPATH"] = str(REPO)
-            subprocess.run([sys.executable, "-m", "storage.cli", "init"], env=env, check=True,
+            subprocess.run([sys.executable, "-m", "inv.cli", "init"], env=env, check=True,
                            cwd=REPO, stdout=subprocess.DEVNULL)  # fmt: skip
-            command = [sys.executable, "-m", "storage.cli", "precompute", "--images", str(images),
+            command = [sys.executable, "-m", "inv.cli", "precompute", "--images", str(images),
                        "--model", args.model, "--batch-size", str(args.batch_size), "--device", "cpu",
                        "--no-progress"]  # fmt: skip
             if args.weights:

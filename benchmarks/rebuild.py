@@ -288,8 +288,13 @@ def _cpu_seconds() -> float:
 def _worker(args: argparse.Namespace) -> None:
     """Runs in the fresh process: the full rebuild, then the incremental one."""
     started = time.perf_counter()
-    from engine.rebuild import rebuild
+    from inv.settings import get_settings
+    from inv.wiring import rebuild_function
+    from storage.db import use_database
 
+    settings = get_settings()
+    use_database(settings.sqlalchemy_url)
+    rebuild = rebuild_function(settings)
     full = rebuild(full=True)
     full_done = time.perf_counter()
     full_cpu = _cpu_seconds()
@@ -366,6 +371,10 @@ def main() -> int:
     env.pop("DATABASE_URL", None)
     os.environ.update({k: env[k] for k in ("DATA_DIR", "INV_ENV_FILE")})
     sys.path.insert(0, str(REPO))
+    from inv.settings import get_settings
+    from storage.db import use_database
+
+    use_database(get_settings().sqlalchemy_url)
     load_before = os.getloadavg()
     t0 = time.perf_counter()
     state = generate(data_dir, args.answers, args.phrases, args.classes)

@@ -40,14 +40,14 @@ def demo_maps(limit: int | None = None) -> list[DemoMap]:
     """Every cluster map of the demo photos, explained with the configured model (no database)."""
     import torch
 
-    from bot.demo.images import available_photos, gather_demo_images
     from bot.serving import is_servable
+    from engine.classifiers import load_model
     from engine.config import ExplainConfig
     from engine.explainer import Explainer
     from engine.images import load_rgb
-    from engine.models import load_model
     from engine.precompute import class_index_for_folder
-    from storage.settings import get_settings
+    from inv.demo.images import available_photos, gather_demo_images
+    from inv.settings import get_settings
 
     settings = get_settings()
     loaded = load_model(settings.model, settings.weights, None)

@@ -2,18 +2,15 @@
 
 Only ADMIN_USER_IDS may run these; anyone else gets a polite refusal and nothing else happens.
 Heavy work (the export, the rebuild) runs in worker threads; the rebuild's progress edits one
-status message in place. /rebuild and the scheduled rebuild exist only when `engine.rebuild` is
-installed.
+status message in place. /rebuild and the scheduled rebuild exist only when the application hands
+the bot a rebuild function (`build_application(..., rebuild=...)`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import importlib
-import importlib.util
 import logging
 import time
-from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -22,8 +19,10 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
 from bot import flood, game, stats, texts, views
-from bot.handlers import Handler, is_private, refuse_arguments, say, services
+from bot.handlers import Handler
 from bot.leaderboard import format_group_post
+from bot.replies import is_private, refuse_arguments, say
+from bot.services import services
 from storage.models import utcnow
 from storage.privacy import pseudonym
 
@@ -32,16 +31,6 @@ log = logging.getLogger(__name__)
 Context = ContextTypes.DEFAULT_TYPE
 PROGRESS_EDIT_SECONDS = 2.0
 ANNOUNCE_SPACING_SECONDS = 0.05  # between groups; the rate limiter enforces Telegram's limits
-
-
-def load_rebuild() -> Callable[..., Any] | None:
-    """engine.rebuild.rebuild when that module is installed, else None (no /rebuild, no job)."""
-    try:
-        if importlib.util.find_spec("engine.rebuild") is None:
-            return None
-    except ModuleNotFoundError:
-        return None
-    return importlib.import_module("engine.rebuild").rebuild
 
 
 async def _admin(update: Update, context: Context) -> bool:
@@ -78,11 +67,18 @@ async def cmd_export(update: Update, context: Context) -> None:
         return
     from storage.export import write_export  # the export is plain storage code, loaded on demand
 
+    svc = services(context)
     chat_id = update.effective_chat.id
     status = await say(context, chat_id, texts.EXPORT_STARTED)
-    requested_by = pseudonym(update.effective_user.id)
+    requested_by = pseudonym(update.effective_user.id, svc.settings.pseudonym_key)
     try:
-        result = await asyncio.to_thread(write_export, requested_by=requested_by)
+        result = await asyncio.to_thread(
+            write_export,
+            data_dir=svc.settings.data_dir,
+            parameters=svc.settings.export_parameters,
+            engine=svc.db.engine,
+            requested_by=requested_by,
+        )
     except Exception as exc:
         log.exception("export failed")
         await _edit(context, status, texts.EXPORT_FAILED.format(error=type(exc).__name__))
@@ -122,7 +118,7 @@ async def cmd_report(update: Update, context: Context) -> None:
     data_dir = svc.settings.data_dir
     try:
         path = await asyncio.to_thread(
-            build_report, default_report_path(data_dir), data_dir=data_dir
+            build_report, default_report_path(data_dir), data_dir=data_dir, engine=svc.db.engine
         )
     except Exception as exc:
         log.exception("report failed")

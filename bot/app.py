@@ -1,10 +1,10 @@
 """The one factory of inv's Telegram application, and ways to run it.
 
-    app = build_application(get_settings())
+    app = build_application(config, rebuild=rebuild)
     app.run_polling(...)                      # what `inv bot` does
 
 `build_application` wires a real python-telegram-bot 22 `Application`: base_url / base_file_url
-from settings (a local or fake Bot API in tests), `PerChatRateLimiter` with retries wrapped in
+from its config (a local or fake Bot API in tests), `PerChatRateLimiter` with retries wrapped in
 `ResilientRateLimiter`, the per-user flood limit on incoming updates, the JobQueue (leaderboard posts, scheduled rebuild), the error handler,
 and per-user ordered concurrent update processing. `BotThread` runs it in a background thread
 with long polling (tests, the benchmark and the demo).
@@ -17,6 +17,7 @@ import concurrent.futures
 import logging
 import random
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,26 +31,15 @@ from telegram import (
 from telegram.error import TelegramError
 from telegram.ext import Application, ApplicationBuilder, TypeHandler
 
-from bot import admin, flood, handlers, redact, texts
-from bot.dbcontext import pooled_engine
-from bot.handlers import Services
+from bot import admin, flood, handlers, texts
+from bot.config import BotConfig
 from bot.ratelimit import PerChatRateLimiter
+from bot.redact import protect_token, quiet_url_loggers
 from bot.runtime import DbRunner, PerUserUpdateProcessor, ResilientRateLimiter
-from storage.settings import Settings
+from bot.services import Services
+from storage.db import make_engine
 
 log = logging.getLogger(__name__)
-
-# Loggers that would print request URLs, and Bot API URLs contain the token.
-URL_LOGGERS = ("httpx", "httpcore")
-# python-telegram-bot logs "Set Bot API URL: <base_url><token>" at DEBUG when a bot is created.
-TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.request", *URL_LOGGERS)
-
-
-def protect_token(token: str) -> None:
-    """Keep `token` out of the logs even at DEBUG: the loggers that see URLs, and every handler
-    configured so far (records of all loggers, tracebacks included, pass through those)."""
-    redact.protect_loggers(token, TOKEN_LOGGERS)
-    redact.protect_handlers(token, logging.getLogger().handlers)
 
 
 @dataclass(frozen=True)
@@ -63,18 +53,13 @@ class Timeouts:
     get_updates_read: float = 40.0
 
 
-def quiet_url_loggers() -> None:
-    for name in URL_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 def telegram_limiter(retries: int) -> PerChatRateLimiter:
     """Pacing at Telegram's rates where a 429 pauses only the chat it was about."""
     return PerChatRateLimiter(max_retries=retries)
 
 
 def build_application(
-    settings: Settings,
+    settings: BotConfig,
     *,
     token: str | None = None,
     base_url: str | None = None,
@@ -89,8 +74,13 @@ def build_application(
     rng: random.Random | None = None,
     flood_rate: float | None = None,
     flood_burst: int | None = None,
+    rebuild: Callable[..., Any] | None = None,
 ) -> Application:
-    """A ready-to-run Application for `settings` (token and URLs may be overridden)."""
+    """A ready-to-run Application for `settings` (token and URLs may be overridden).
+
+    `rebuild(full=..., progress=...)` runs the rebuild behind /rebuild and the scheduled job;
+    without it the bot offers neither.
+    """
     quiet_url_loggers()
     token = token or settings.token
     if not token:
@@ -121,11 +111,10 @@ def build_application(
         .post_shutdown(_post_shutdown)
     )
     app = builder.build()
-    rebuild = admin.load_rebuild()
     workers = db_workers or (1 if settings.is_sqlite else 2)
     app.bot_data["services"] = Services(
         settings=settings,
-        db=DbRunner(workers, pooled_engine(settings.sqlalchemy_url, workers), owns_engine=True),
+        db=DbRunner(workers, make_engine(settings.database_url, pool=workers), owns_engine=True),
         rng=rng or random.Random(),
         rebuild=rebuild,
     )

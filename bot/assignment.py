@@ -1,4 +1,4 @@
-"""Which challenge a participant gets next (ARCHITECTURE §2 "Assignment").
+"""Which challenge a participant gets next.
 
 - never a cluster the participant already has a play for (any outcome, skips included);
 - only clusters with fewer than PLAYS_PER_CHALLENGE counted plays (skips are not counted, so a

@@ -47,6 +47,11 @@ _PATTERNS: dict[Action, re.Pattern[str]] = {
 }
 
 
+def pattern(action: Action) -> re.Pattern[str]:
+    """The whole-payload pattern of `action`, for routing presses (PTB matches from the start)."""
+    return re.compile(rf"(?:{_PATTERNS[action].pattern})\Z")
+
+
 def encode(callback: Callback) -> str:
     a = callback.action
     if a is Action.NEXT:

@@ -22,8 +22,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from bot import assignment, dbcontext, nicknames, quality, scoring, serving
+from bot.config import BotConfig
 from bot.leaderboard import Row, display_name, rank_of, top
 from bot.names import looks_like_default, unique_name
+from engine.hints import HINT_LEVELS
+from engine.labels.agreement import LabelVote, agreement_bonuses
 from storage.forget import delete_files, forget_participant
 from storage.models import (
     Answer,
@@ -36,6 +39,7 @@ from storage.models import (
     RenderedPhoto,
     utcnow,
 )
+from storage.points import add as add_points
 from storage.repo import (
     AlreadyPlayedError,
     create_play,
@@ -45,11 +49,10 @@ from storage.repo import (
     subscribed_groups,
     unsubscribe_group,
 )
-from storage.settings import Settings
 
-HINT_LEVEL_COUNT = 6  # engine.render.HINT_LEVELS has six levels (2, 4.5, 8, 13, 20, 30 %)
-HINT_PERCENTS = (2, 4.5, 8, 13, 20, 30)
-N_OPTIONS = 6  # choices offered per guess (the issue allows 4-10)
+HINT_LEVEL_COUNT = len(HINT_LEVELS)
+HINT_PERCENTS = HINT_LEVELS
+N_OPTIONS = 6  # choices offered per guess: enough to make guessing unlikely, few enough to read
 OPEN_STAGES = ("reveal", "guessing", "labelling")
 
 
@@ -408,19 +411,6 @@ def _view(
     )
 
 
-def _add_points(participant: Participant, delta: int) -> int:
-    """Add `delta` points in the participant's next UPDATE; returns the expected new total.
-
-    The increment happens in SQL (points = points + delta): the rebuild may recompute points
-    concurrently (it locks the row on PostgreSQL first), and a read-modify-write here would undo
-    its correction. The total returned is for display only.
-    """
-    expected = participant.points + delta
-    if delta:
-        participant.points = Participant.points + delta  # type: ignore[assignment]
-    return expected
-
-
 def _skip(session: Session, play: Play, participant: Participant, now: datetime) -> None:
     catalogue(session).plays.skipped(play.cluster_id)  # a skip does not count toward retirement
     play.stage = "skipped"
@@ -442,19 +432,21 @@ def _finish(session: Session, play: Play, participant: Participant, now: datetim
                 Play.cluster_id == play.cluster_id, Play.id != play.id, Answer.accepted.is_(True)
             )
         ).all()
-        votes = [scoring.Vote(aid, pid, part, key) for aid, key, part, pid in others]
+        # Before concepts exist, two labels agree when their normalised texts are equal.
+        cluster = play.cluster_id
+        votes = [LabelVote(aid, pid, part, cluster, key) for aid, key, part, pid in others]
         votes += [
-            scoring.Vote(a.id or 0, play.id or 0, participant.id or 0, a.normalized)
+            LabelVote(a.id or 0, play.id or 0, participant.id or 0, cluster, a.normalized)
             for a in accepted
         ]
-        bonuses = scoring.agreement_bonuses(votes, play_id=play.id or 0)
+        bonuses = agreement_bonuses(votes)
         for answer in accepted:
             answer.bonus_points = bonuses.get(answer.id or 0, 0)
             bonus_total += answer.bonus_points
     play.bonus_points = bonus_total
     play.stage = "done"
     play.finished_at = now
-    points = _add_points(participant, bonus_total)
+    points = add_points(participant, bonus_total)
     session.flush()
     rank, players = rank_of(session, points)
     return Finished(
@@ -508,13 +500,17 @@ def has_consented(telegram_id: int) -> bool:
         return participant is not None and participant.consent_at is not None
 
 
-def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = None) -> bool:
-    """Store the consent decision; True when it changed anything (a second press does not)."""
+def record_consent(
+    telegram_id: int, accepted: bool, *, key: bytes, now: datetime | None = None
+) -> bool:
+    """Store the consent decision; True when it changed anything (a second press does not).
+
+    A new participant's pseudonym is the HMAC of their id under `key`."""
     now = now or utcnow()
     with dbcontext.scope() as session:
         participant = get_participant(session, telegram_id)
         if accepted:
-            participant = participant or get_or_create_participant(session, telegram_id)
+            participant = participant or get_or_create_participant(session, telegram_id, key=key)
             if participant.consent_at is not None:
                 return False
             participant.consent_at = now
@@ -528,7 +524,7 @@ def record_consent(telegram_id: int, accepted: bool, *, now: datetime | None = N
             return False  # an old "No" button; leaving is /forget
         # Kept: the Telegram id (to recognise them and not ask again) and when they said no.
         # Every other field stays at its default; they are never exported and never ranked.
-        participant = participant or get_or_create_participant(session, telegram_id)
+        participant = participant or get_or_create_participant(session, telegram_id, key=key)
         participant.consent_declined_at = now
         participant.created_at = participant.last_seen_at = now
         participant.active = False
@@ -551,7 +547,7 @@ def has_declined(telegram_id: int) -> bool:
 
 def start_challenge(
     telegram_id: int,
-    settings: Settings,
+    settings: BotConfig,
     *,
     now: datetime | None = None,
     rng: random.Random | None = None,
@@ -687,7 +683,7 @@ def make_guess(
     telegram_id: int,
     play_id: int,
     option: int,
-    settings: Settings,
+    settings: BotConfig,
     *,
     now: datetime | None = None,
     message_id: int | None = None,
@@ -721,7 +717,7 @@ def make_guess(
             participant.gold_seen += 1
             participant.gold_correct += int(correct)
             participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
-        _add_points(participant, gp + sp)
+        add_points(participant, gp + sp)
         return Guessed(play.id or 0, correct, fast, reveal.answer, gp, sp, reveal)
 
 
@@ -775,7 +771,7 @@ def _label_history(session: Session, participant_id: int, play_id: int) -> quali
 def add_labels(
     telegram_id: int,
     text: str,
-    settings: Settings,
+    settings: BotConfig,
     *,
     reply_to_message_id: int | None = None,
     now: datetime | None = None,
@@ -968,7 +964,11 @@ def forget(telegram_id: int, data_dir: Path) -> bool:
 
 def _rewrite_explanations_document(data_dir: Path) -> None:
     """The JSON document of the current generation, without the forgotten words."""
-    from engine.rebuild import JSON_DOCUMENT, current_document_rows, write_document
+    from engine.global_explanations.document import (
+        JSON_DOCUMENT,
+        current_document_rows,
+        write_document,
+    )
 
     if not (data_dir / JSON_DOCUMENT).exists():
         return

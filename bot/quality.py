@@ -1,4 +1,4 @@
-"""Answer quality (ARCHITECTURE §2 "Quality"): trust, fast answers, duplicates, flooding, limits.
+"""Answer quality: trust, fast answers, duplicates, flooding, limits.
 
 Flagged answers are kept (researchers may want them) but earn nothing and are not `accepted`.
 Messages over the limits (length, labels per message, labels per play) are refused whole and
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from bot.scoring import normalize_label
+from engine.labels.agreement import normalize_label
 
 MAX_MESSAGE_LENGTH = 1000  # characters of one label message; longer ones are refused unread
 MAX_LABELS_PER_MESSAGE = 10

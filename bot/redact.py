@@ -66,3 +66,22 @@ def protect_loggers(token: str, names: tuple[str, ...]) -> None:
         logger = logging.getLogger(name)
         if not any(isinstance(f, RedactToken) and f.token == token for f in logger.filters):
             logger.addFilter(RedactToken(token))
+
+
+# Loggers that would print request URLs, and Bot API URLs contain the token.
+URL_LOGGERS = ("httpx", "httpcore")
+# python-telegram-bot logs "Set Bot API URL: <base_url><token>" at DEBUG when a bot is created.
+TOKEN_LOGGERS = ("telegram.Bot", "telegram.ext.ExtBot", "telegram.request", *URL_LOGGERS)
+
+
+def protect_token(token: str) -> None:
+    """Keep `token` out of the logs even at DEBUG: the loggers that see URLs, and every handler
+    configured so far (records of all loggers, tracebacks included, pass through those)."""
+    protect_loggers(token, TOKEN_LOGGERS)
+    protect_handlers(token, logging.getLogger().handlers)
+
+
+def quiet_url_loggers() -> None:
+    """Request URLs only at WARNING and above."""
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)

@@ -78,8 +78,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
 class DbRunner:
     """Runs synchronous database functions in dedicated worker threads.
 
-    The threads use a pooled engine (bot.dbcontext.pooled_engine), so each keeps its SQLite
-    connection open between updates.
+    The threads use a pooled engine (`storage.db.make_engine(url, pool=N)`), so each keeps its
+    SQLite connection open between updates.
     """
 
     def __init__(

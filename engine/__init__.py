@@ -20,8 +20,8 @@ _EXPORTS = {
     "ImageExplanation": "engine.results",
     "LayerExplanation": "engine.results",
     "ClusterExplanation": "engine.results",
-    "LoadedModel": "engine.models",
-    "load_model": "engine.models",
+    "LoadedModel": "engine.classifiers",
+    "load_model": "engine.classifiers",
     "default_layers": "engine.layers",
 }
 

@@ -55,7 +55,7 @@ class _Example:
 
 def _loaded_model(name: str, weights: str | None, weights_hash: str) -> Any:
     """The model the images were explained with, loaded once per process (or ModelLoadError)."""
-    from engine.models import ModelLoadError, load_model
+    from engine.classifiers import ModelLoadError, load_model
 
     key = (name, weights)
     with _models_lock:
@@ -118,7 +118,7 @@ def run_stage(
                 engine, data_dir, testable, examples, min_examples, weights, device, progress
             )
         except Exception as exc:  # the rebuild must go on without marks
-            from engine.models import ModelLoadError
+            from engine.classifiers import ModelLoadError
 
             result.skipped = f"{type(exc).__name__}: {exc}"
             if isinstance(exc, ModelLoadError):

@@ -1,4 +1,4 @@
-"""Parameters of one INV explanation (ARCHITECTURE §1), with no heavy imports.
+"""Parameters of one INV explanation, with no heavy imports.
 
 `ExplainConfig` is frozen and hashable so that a configuration can be part of a cache key:
 precompute stores `config_key()` on every Image row and skips an image already explained with the
@@ -33,7 +33,8 @@ class ExplainConfig:
     target: "predicted" (argmax logit) or "true" (the class passed to `explain`).
     weighting: "guided" (the paper's positive-gradient pooling) or "gradcam" (ReLU of the mean
         gradient).
-    prune: drop channels whose weight is at most the §1.4 threshold (zero weights always go).
+    prune: drop channels whose weight is at most the paper's pruning threshold (see
+        engine.method.PRUNING_THRESHOLDS; zero weights always go).
     reduction: "ward" (Ward on the PCA vectors; the fast default) or "tsne" (the paper's 2-D
         t-SNE, then Ward on the embedding).
     k_min, k_max: the range of cluster counts tried (best silhouette, ties to the smaller k).

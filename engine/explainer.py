@@ -6,7 +6,7 @@ gradient is taken with `torch.autograd.grad` with respect to the hooked activati
 parameter gradient is ever computed). Channel importances and Grad-CAM are reduced on the
 model's device; the clustering of each (image, layer) runs on the CPU in a thread pool. The two
 halves are public (`forward_backward`, `cluster`) so that a caller can overlap the clustering of
-one batch with the network pass of the next (see `engine.pipeline`).
+one batch with the network pass of the next (see `engine.overlap`).
 """
 
 from __future__ import annotations

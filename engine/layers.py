@@ -1,4 +1,4 @@
-"""Which layers of a model can be explained, and which are explained by default (ARCHITECTURE §1.1).
+"""Which layers of a model can be explained, and which are explained by default.
 
 A layer is a module name from `model.named_modules()`. It can be hooked when it runs exactly once
 per forward pass and outputs a [B, K, h, w] tensor. Defaults:

@@ -1,4 +1,4 @@
-"""The per-layer part of INV (ARCHITECTURE §1, steps 3–7) on numpy arrays; no torch.
+"""The per-layer part of INV on numpy arrays (weights, pruning, reduction, clusters); no torch.
 
 `explain_layer` takes one image's activations of one layer and its per-channel pooled gradients
 and returns the channel weights, the pruned and clustered channels and one map per cluster. It
@@ -18,7 +18,8 @@ from scipy.spatial.distance import pdist, squareform
 from engine.config import ExplainConfig
 from engine.results import ClusterExplanation, LayerExplanation
 
-# §1.4: (minimum number of maps K, threshold in percent); below 64 maps the threshold is 76.8/K %.
+# The paper's pruning thresholds: (minimum number of maps K, threshold in percent); below 64 maps
+# the threshold is 76.8/K %, so that small layers keep a comparable share of their channels.
 PRUNING_THRESHOLDS: tuple[tuple[int, float], ...] = (
     (512, 0.175),
     (256, 0.35),
@@ -26,7 +27,7 @@ PRUNING_THRESHOLDS: tuple[tuple[int, float], ...] = (
     (64, 1.4),
 )
 SMALL_LAYER_NUMERATOR = 76.8
-MIN_MAPS_TO_CLUSTER = 4  # below this every kept channel forms one cluster (§1.5)
+MIN_MAPS_TO_CLUSTER = 4  # below this every kept channel forms one cluster: too few to reduce
 
 
 def pruning_threshold(num_channels: int) -> float:
@@ -256,7 +257,8 @@ def explain_layer(
     labels = rank_of[raw_labels]
     cluster_weight = cluster_weight[rank_order]
 
-    # §1.6: drop clusters lighter than max(max/3, mean/2); weights stay percent of the layer.
+    # The paper's filter: drop clusters lighter than max(max/3, mean/2), so only clusters that
+    # carry a real share of the decision become challenges; weights stay percent of the layer.
     threshold = max(cluster_weight.max() / 3.0, cluster_weight.mean() / 2.0)
     survivors = [r for r in range(k) if cluster_weight[r] >= threshold]
     members = [kept[labels == r] for r in survivors]

@@ -39,11 +39,10 @@ from storage.db import get_engine, session_scope
 from storage.models import Cluster, ExplainedLayer, MergedCluster
 from storage.models import Image as ImageRow
 from storage.models import Model as ModelRow
-from storage.settings import get_settings
 
 if TYPE_CHECKING:
+    from engine.classifiers import LoadedModel
     from engine.explainer import PassResult
-    from engine.models import LoadedModel
 
 log = logging.getLogger(__name__)
 
@@ -197,10 +196,9 @@ def referenced_files(engine: Engine | None = None) -> set[str]:
 
 
 def clean_orphans(
-    data_dir: Path | None = None, engine: Engine | None = None, min_age_s: float = ORPHAN_MIN_AGE_S
+    data_dir: Path, engine: Engine | None = None, min_age_s: float = ORPHAN_MIN_AGE_S
 ) -> int:
     """Delete crop and map files no row refers to (older than `min_age_s`); returns how many."""
-    data_dir = data_dir or get_settings().data_dir
     referenced = referenced_files(engine)
     now = time.time()
     removed = 0
@@ -396,13 +394,14 @@ def _batches(
 def precompute(
     images_dir: str | Path,
     *,
+    data_dir: str | Path,
     model: str | None = None,
     weights: str | None = None,
     layers: Sequence[str] | None = None,
     batch_size: int = 8,
     device: str = "auto",
     limit: int | None = None,
-    reduction: str | None = None,
+    reduction: str = "ward",
     target: str = "predicted",
     workers: int | None = None,
     classes_file: str | Path | None = None,
@@ -414,6 +413,9 @@ def precompute(
 ) -> PrecomputeReport:
     """Explain every new image of `images_dir` and store it; see the module docstring.
 
+    Crops and maps go under `data_dir`; `model` defaults to EfficientNet-Lite0 and `layers` to
+    the model's own choice; `engine` defaults to the application's database.
+
     On PostgreSQL the images go through the shared queue of `engine.shared_precompute`, so any
     number of workers (processes, machines) can run this at once; `lease_seconds` is how long a
     silent worker keeps its claimed images.
@@ -421,25 +423,24 @@ def precompute(
     import torch
     from tqdm import tqdm
 
+    from engine.classifiers import DEFAULT_MODEL, load_model
     from engine.explainer import Explainer
-    from engine.models import load_model
-    from engine.pipeline import OverlappedRunner, Timeline
+    from engine.overlap import OverlappedRunner, Timeline
 
     started = time.perf_counter()
-    settings = get_settings()
-    data_dir = Path(settings.data_dir)
+    data_dir = Path(data_dir)
     engine = engine or get_engine()
     if batch_size < 1:
         raise ValueError("batch size must be at least 1")
 
     if loaded is None:
         loaded = load_model(
-            model or settings.model,
-            weights if weights is not None else settings.weights,
+            model or DEFAULT_MODEL,
+            weights,
             classes_file,
         )
-    chosen_layers = list(layers or settings.layers or loaded.default_layers or [])
-    config = ExplainConfig(reduction=reduction or settings.reduction, target=target)  # type: ignore[arg-type]
+    chosen_layers = list(layers or loaded.default_layers or [])
+    config = ExplainConfig(reduction=reduction, target=target)  # type: ignore[arg-type]
     explainer = Explainer(
         loaded.module,
         chosen_layers or None,

@@ -25,13 +25,10 @@ this function in a worker thread.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import socket
 import threading
 import time
-import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
@@ -40,34 +37,36 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
-from storage.db import get_engine, session_scope
-from storage.models import (
-    Answer,
-    AnswerConcept,
-    Cluster,
-    Concept,
-    ConceptTest,
-    Generation,
-    GlobalExplanation,
-    Image,
-    JobLock,
-    MergedCluster,
-    Model,
-    Participant,
-    Play,
-    utcnow,
+from engine.global_explanations.document import (
+    JSON_DOCUMENT,
+    write_document,
 )
-from storage.settings import get_settings
+from engine.labels.config import LabelConfig
+from storage import generations, points
+from storage.db import get_engine, session_scope
+from storage.locks import DatabaseLock, LockLost
+from storage.models import utcnow
+from storage.tables import (
+    T_AC,
+    T_ANSWER,
+    T_CLUSTER,
+    T_CONCEPT,
+    T_CT,
+    T_GE,
+    T_IMAGE,
+    T_MC,
+    T_MODEL,
+    T_PART,
+    T_PLAY,
+)
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "rebuild"
 LOCK_TTL = timedelta(minutes=15)
-LOCK_REFRESH_SECONDS = 30.0
-JSON_DOCUMENT = "charts/global_explanations.json"
 _CHUNK = 500  # ids per IN (...) list
 # Threads that write merged maps, overlays and charts (PIL encodes without the GIL).
 DRAW_THREADS = max(1, min(4, os.cpu_count() or 1))
@@ -78,20 +77,6 @@ ProgressFn = Callable[[str, float], None]
 _process_lock = threading.Lock()
 _pipelines: dict[tuple[str, str, str], Any] = {}
 _pipelines_lock = threading.Lock()
-
-T_ANSWER = Answer.__table__
-T_PLAY = Play.__table__
-T_PART = Participant.__table__
-T_CLUSTER = Cluster.__table__
-T_IMAGE = Image.__table__
-T_MODEL = Model.__table__
-T_CONCEPT = Concept.__table__
-T_AC = AnswerConcept.__table__
-T_MC = MergedCluster.__table__
-T_GE = GlobalExplanation.__table__
-T_CT = ConceptTest.__table__
-T_GEN = Generation.__table__
-T_LOCK = JobLock.__table__
 
 
 @dataclass
@@ -140,96 +125,43 @@ class RebuildReport:
         )
 
 
-class LockLost(RuntimeError):
-    """Another rebuild took the lock over (this one ran past the lock's expiry unrefreshed)."""
+def RebuildLock(engine: Engine) -> DatabaseLock:
+    """The one lock every rebuild, in any process, takes first."""
+    return DatabaseLock(engine, LOCK_NAME, LOCK_TTL)
 
 
-class RebuildLock:
-    """The 'rebuild' row of job_lock: taken by an atomic insert, pushed forward while held."""
-
-    def __init__(self, engine: Engine, name: str = LOCK_NAME, ttl: timedelta = LOCK_TTL) -> None:
-        self.engine = engine
-        self.name = name
-        self.ttl = ttl
-        self.holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._refreshed = 0.0
-
-    def _insert(self):  # type: ignore[no-untyped-def]
-        if self.engine.dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert as dialect_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as dialect_insert
-        return dialect_insert(T_LOCK)
-
-    def acquire(self) -> bool:
-        now = utcnow()
-        with session_scope(self.engine) as session:
-            # An expired row belongs to a rebuild that died: clear it, then race to insert ours.
-            session.execute(
-                delete(T_LOCK).where(T_LOCK.c.name == self.name, T_LOCK.c.expires_at <= now)
-            )
-            result = session.execute(
-                self._insert()
-                .values(
-                    name=self.name, holder=self.holder, acquired_at=now, expires_at=now + self.ttl
-                )
-                .on_conflict_do_nothing(index_elements=["name"])
-                # RETURNING, not rowcount: psycopg reports -1 for INSERT … ON CONFLICT.
-                .returning(T_LOCK.c.name)
-            )
-            acquired = result.first() is not None
-        if acquired:
-            self._refreshed = time.monotonic()
-        return acquired
-
-    def refresh(self, conn: Connection | None = None, *, force: bool = False) -> None:
-        """Push the expiry forward; raises LockLost if the row is no longer ours."""
-        if not force and time.monotonic() - self._refreshed < LOCK_REFRESH_SECONDS:
-            return
-        statement = (
-            update(T_LOCK)
-            .where(T_LOCK.c.name == self.name, T_LOCK.c.holder == self.holder)
-            .values(expires_at=utcnow() + self.ttl)
-        )
-        if conn is not None:
-            rowcount = conn.execute(statement).rowcount
-        else:
-            with session_scope(self.engine) as session:
-                rowcount = session.execute(statement).rowcount
-        if rowcount != 1:
-            raise LockLost("the rebuild lock was taken over by another process")
-        self._refreshed = time.monotonic()
-
-    def release(self) -> None:
-        with session_scope(self.engine) as session:
-            session.execute(
-                delete(T_LOCK).where(T_LOCK.c.name == self.name, T_LOCK.c.holder == self.holder)
-            )
-
-
-def _pipeline(engine: Engine) -> Any:
+def _pipeline(engine: Engine, labels: LabelConfig) -> Any:
     """One LabelPipeline per database and models in this process, so vectors stay warm."""
     from engine.labels.pipeline import LabelPipeline
 
-    settings = get_settings()
     key = (
         engine.url.render_as_string(hide_password=True),
-        settings.spacy_model,
-        settings.sbert_model,
+        labels.spacy_model,
+        labels.sbert_model,
     )
     with _pipelines_lock:
         pipe = _pipelines.get(key)
         if pipe is None:
             pipe = _pipelines[key] = LabelPipeline(
-                settings.spacy_model, settings.sbert_model, cache=engine
+                labels.spacy_model, labels.sbert_model, cache=engine
             )
         return pipe
 
 
 def rebuild(
-    *, full: bool = False, progress: ProgressFn | None = None, engine: Engine | None = None
+    *,
+    data_dir: Path,
+    labels: LabelConfig = LabelConfig(),
+    weights: str | None = None,
+    full: bool = False,
+    progress: ProgressFn | None = None,
+    engine: Engine | None = None,
 ) -> RebuildReport:
     """Rebuild concepts and global explanations of the classes with new answers (all if `full`).
+
+    `data_dir` holds the stored maps and receives the charts; `labels` chooses the label models
+    and the thresholds; `weights` are the classifier's (WEIGHTS) for the concept tests, which
+    load the images' own model; `engine` defaults to the application's database.
 
     Returns `ran=False` at once when another rebuild holds the lock. Errors are logged and
     reported in `error`; the previous generation then stays current.
@@ -245,7 +177,7 @@ def rebuild(
             log.info("rebuild: another process holds the rebuild lock")
             return RebuildReport(ran=False, full=full)
         try:
-            report = _Rebuild(engine, lock, full, progress).run()
+            report = _Rebuild(engine, lock, full, progress, data_dir, labels, weights).run()
         finally:
             try:
                 lock.release()
@@ -296,13 +228,23 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 
 
 class _Rebuild:
-    def __init__(self, engine: Engine, lock: RebuildLock, full: bool, progress: ProgressFn | None):
+    def __init__(
+        self,
+        engine: Engine,
+        lock: DatabaseLock,
+        full: bool,
+        progress: ProgressFn | None,
+        data_dir: Path,
+        labels: LabelConfig,
+        weights: str | None,
+    ):
         self.engine = engine
         self.lock = lock
         self.full = full
         self._progress = progress
-        self.settings = get_settings()
-        self.data_dir = Path(self.settings.data_dir)
+        self.labels = labels
+        self.weights = weights
+        self.data_dir = Path(data_dir)
         self.generation: int | None = None
         self.timings: dict[str, float] = {}
         self._stage: str | None = None
@@ -354,18 +296,14 @@ class _Rebuild:
             return
         try:
             with session_scope(self.engine) as session:
-                session.execute(
-                    update(T_GEN)
-                    .where(T_GEN.c.id == self.generation, T_GEN.c.status == "building")
-                    .values(status="failed", error=error[:2000], finished_at=utcnow())
-                )
+                generations.mark_failed(session, self.generation, error)
         except Exception:
             log.exception("rebuild: could not mark generation %s failed", self.generation)
 
     def _current_id(self) -> int | None:
         try:
             with self.engine.connect() as conn:
-                return conn.execute(select(T_GEN.c.id).where(T_GEN.c.is_current)).scalar()
+                return generations.current_id(conn)
         except Exception:
             return None
 
@@ -373,11 +311,7 @@ class _Rebuild:
         self.progress("prepare", 0.0)
         self._housekeeping()
         with self.engine.connect() as conn:
-            current = conn.execute(
-                select(T_GEN.c.id, T_GEN.c.answers_seen, T_GEN.c.failed_classes).where(
-                    T_GEN.c.is_current
-                )
-            ).first()
+            current = generations.current(conn)
             max_id = conn.execute(select(func.max(T_ANSWER.c.id))).scalar() or 0
             classes = self._classes_to_rebuild(conn, current, max_id)
         current_id = current[0] if current else None
@@ -387,22 +321,14 @@ class _Rebuild:
             self.progress("done", 1.0)
             return report
         with session_scope(self.engine) as session:
-            self.generation = session.execute(
-                insert(T_GEN).values(
-                    status="building",
-                    is_current=False,
-                    classes=classes,
-                    answers_seen=max_id,
-                    started_at=utcnow(),
-                )
-            ).inserted_primary_key[0]
+            self.generation = generations.start(session, classes, max_id)
         log.info(
             "rebuild: generation %s for %d classes (%s)",
             self.generation,
             len(classes),
             "full" if self.full else "incremental",
         )
-        pipe = _pipeline(self.engine)
+        pipe = _pipeline(self.engine, self.labels)
         embedded_before = pipe.embedder.embedded
         encode_before = pipe.embedder.encode_seconds
         self.progress("load", 0.02)
@@ -455,8 +381,8 @@ class _Rebuild:
             [e for r in results for e in r.explanations],
             [m for r in results for m in r.merged],
             generation=self.generation or 0,
-            min_examples=self.settings.min_concept_examples,
-            weights=self.settings.weights,
+            min_examples=self.labels.min_concept_examples,
+            weights=self.weights,
             progress=lambda f: self.progress("tcav", 0.95 + 0.02 * f),
         )
         self._concept_test_rows = stage.rows
@@ -466,13 +392,7 @@ class _Rebuild:
     def _housekeeping(self) -> None:
         """Generations left 'building' by a crashed process failed; drop their new concepts."""
         with session_scope(self.engine) as session:
-            session.execute(
-                update(T_GEN)
-                .where(T_GEN.c.status == "building")
-                .values(status="failed", error="interrupted", finished_at=utcnow())
-            )
-            unfinished = select(T_GEN.c.id).where(T_GEN.c.status != "done")
-            session.execute(delete(T_CONCEPT).where(T_CONCEPT.c.first_generation.in_(unfinished)))
+            generations.fail_interrupted(session)
 
     def _classes_to_rebuild(self, conn: Connection, current: Any, max_id: int) -> list[int]:
         joined = T_ANSWER.join(T_PLAY, T_ANSWER.c.play_id == T_PLAY.c.id).join(
@@ -705,7 +625,7 @@ class _Rebuild:
         names: dict[int, list[str]],
         executor: Executor,
     ) -> list[_ClassResult]:
-        from engine.globals.build import ClassContext, cluster_infos, explain_class
+        from engine.global_explanations.build import ClassContext, cluster_infos, explain_class
         from engine.labels.agreement import LabelVote, agreement_bonuses
         from engine.labels.scores import Vote, label_scores, merge_clusters
 
@@ -763,7 +683,7 @@ class _Rebuild:
                     LabelVote(v.answer_id, v.play_id, v.participant_id, v.cluster_id, v.concept)
                     for v in votes
                 )
-                scores = label_scores(votes, self.settings.min_agreement)
+                scores = label_scores(votes, self.labels.min_agreement)
                 infos = cluster_infos(clusters_by_class[class_index])
                 tie = lambda cid, names=concept_names: (names.get(cid, ""), cid)  # noqa: E731
                 merged = merge_clusters((infos[cid] for cid in scores if cid in infos), scores, tie)
@@ -912,65 +832,13 @@ class _Rebuild:
                     [{"b_id": k, "cleaned": v} for k, v in cleaned_updates.items()],
                 )
             self._recompute_points(conn, classes, gen)
-            conn.execute(update(T_GEN).where(T_GEN.c.is_current).values(is_current=False))
-            conn.execute(
-                update(T_GEN)
-                .where(T_GEN.c.id == gen)
-                .values(
-                    is_current=True,
-                    status="done",
-                    finished_at=utcnow(),
-                    answers_seen=max_id,
-                    classes=classes,
-                    failed_classes={str(c): e for c, e in sorted(self.failed.items())},
-                )
+            generations.switch(
+                conn, gen, answers_seen=max_id, classes=classes, failed_classes=self.failed
             )
 
     def _recompute_points(self, conn: Connection, classes: list[int], gen: int | None) -> None:
-        """points = guess + streak points + per answer its reconciled bonus (this generation's
-        AnswerConcept) or else its provisional one, for everyone with answers in `classes`."""
-        affected = list(
-            conn.execute(
-                select(T_PLAY.c.participant_id)
-                .select_from(
-                    T_ANSWER.join(T_PLAY, T_ANSWER.c.play_id == T_PLAY.c.id).join(
-                        T_CLUSTER, T_PLAY.c.cluster_id == T_CLUSTER.c.id
-                    )
-                )
-                .where(T_CLUSTER.c.class_index.in_(classes))
-                .distinct()
-            ).scalars()
-        )
-        if not affected:
-            return
-        plays = T_PLAY.alias("pl")
-        plays2 = T_PLAY.alias("pl2")
-        game = (
-            select(func.coalesce(func.sum(plays.c.guess_points + plays.c.streak_points), 0))
-            .where(plays.c.participant_id == T_PART.c.id)
-            .scalar_subquery()
-        )
-        bonus = (
-            select(
-                func.coalesce(
-                    func.sum(func.coalesce(T_AC.c.bonus_points, T_ANSWER.c.bonus_points)), 0
-                )
-            )
-            .select_from(
-                T_ANSWER.join(plays2, T_ANSWER.c.play_id == plays2.c.id).outerjoin(
-                    T_AC, and_(T_AC.c.answer_id == T_ANSWER.c.id, T_AC.c.generation == gen)
-                )
-            )
-            .where(plays2.c.participant_id == T_PART.c.id)
-            .scalar_subquery()
-        )
-        for chunk in _chunks(sorted(affected)):
-            ids = list(chunk)
-            if self.engine.dialect.name == "postgresql":
-                # Lock the rows first so a concurrent "points = points + x" from the bot waits
-                # and then applies on top of the recomputed total.
-                conn.execute(select(T_PART.c.id).where(T_PART.c.id.in_(ids)).with_for_update())
-            conn.execute(update(T_PART).where(T_PART.c.id.in_(ids)).values(points=game + bonus))
+        """Everyone with answers in `classes` gets their points recomputed from this generation."""
+        points.recompute(conn, points.with_answers_in(conn, classes), gen)
 
     def _after_switch(self) -> None:
         """Write the JSON document of the current generation and delete unreferenced files."""
@@ -1011,41 +879,3 @@ def _collect_garbage(data_dir: Path, referenced: set[str]) -> None:
         relative = path.relative_to(data_dir).as_posix()
         if relative not in referenced and not relative.endswith(".tmp"):
             path.unlink(missing_ok=True)
-
-
-def current_document_rows(conn: Connection) -> tuple[int | None, list[Any]]:
-    """The current generation and its explanation rows, as `write_document` takes them."""
-    generation = conn.execute(select(T_GEN.c.id).where(T_GEN.c.is_current)).scalar()
-    rows = conn.execute(
-        select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
-        .where(T_GE.c.generation == generation)
-        .order_by(T_GE.c.class_index, T_GE.c.depth)
-    ).all()
-    return generation, list(rows)
-
-
-def write_document(data_dir: Path, generation: int | None, rows: Sequence[Any]) -> Path:
-    """DATA_DIR/charts/global_explanations.json: every class's layers for one generation."""
-    classes: dict[int, dict[str, Any]] = {}
-    for class_index, _depth, payload, _chart in rows:
-        entry = classes.setdefault(
-            class_index,
-            {
-                "class_index": class_index,
-                "class_name": payload.get("class_name"),
-                "trend_chart_file": payload.get("trend_chart_file"),
-                "trends": payload.get("trends", []),
-                "layers": [],
-            },
-        )
-        layer = {
-            k: v for k, v in payload.items() if k not in {"trends", "class_name", "class_index"}
-        }
-        entry["layers"].append(layer)
-    document = {"generation": generation, "classes": [classes[c] for c in sorted(classes)]}
-    path = data_dir / JSON_DOCUMENT
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(document, indent=1, ensure_ascii=False), encoding="utf-8")
-    tmp.replace(path)
-    return path

@@ -20,7 +20,8 @@ import numpy as np
 from PIL import Image, ImageFilter
 from scipy.ndimage import gaussian_filter, uniform_filter
 
-HINT_LEVELS: tuple[float, ...] = (2, 4.5, 8, 13, 20, 30)
+from engine.hints import HINT_LEVELS
+
 DISPLAY_SIDE = 512  # the game's picture size in the paper
 MAX_SIDE = 1280  # Telegram photo limit
 JPEG_QUALITY = 90

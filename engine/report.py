@@ -33,6 +33,7 @@ from engine.report_parts import (
     trend_legend,
     trend_svg,
 )
+from storage import generations
 from storage.db import session_scope
 from storage.models import (
     Answer,
@@ -47,7 +48,6 @@ from storage.models import (
     Participant,
     Play,
 )
-from storage.settings import get_settings
 
 REPORTS_DIR = "reports"
 THUMBNAIL_PX = 168
@@ -94,7 +94,8 @@ def _class_name(classes: list[str], index: int | None) -> str:
 
 
 def _current_generation(session: Session) -> Generation | None:
-    return session.exec(select(Generation).where(Generation.is_current == True)).first()  # noqa: E712
+    found = generations.current_id(session)
+    return session.get(Generation, found) if found is not None else None
 
 
 def crowd_stats(session: Session) -> CrowdStats:
@@ -393,11 +394,13 @@ def build_report(
     *,
     title: str = "inv report",
     note: str = "",
-    data_dir: Path | None = None,
+    data_dir: Path,
     engine: Engine | None = None,
 ) -> Path:
-    """Write the report of the database (default: the configured one) to `out`; its path."""
-    data_dir = data_dir if data_dir is not None else get_settings().data_dir
+    """Write the report of the database (default: the application's) to `out`; its path.
+
+    `data_dir` holds the files the rows refer to (crops, maps, charts).
+    """
     with session_scope(engine, readonly=True) as session:
         models = session.exec(select(Model).order_by(Model.id)).all()
         classes = models[-1].classes if models else []

@@ -17,16 +17,21 @@ from pathlib import Path
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import NullPool, QueuePool
 from sqlmodel import Session, create_engine
-
-from storage.settings import get_settings
 
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 _BEGIN_OPTION = "inv_sqlite_begin"
 
 _engines: dict[str, Engine] = {}
 _engines_lock = threading.Lock()
+# The database of this process, chosen once by the application (`use_database`); library
+# functions called without an engine use it.
+_default_url: str | None = None
+
+
+class NoDatabaseChosen(RuntimeError):
+    """A database function ran without an engine before the application chose a database."""
 
 
 def create_private_file(path: Path) -> None:
@@ -81,36 +86,72 @@ def hide_error_values(engine: Engine) -> None:
                 exc.args = (_without_details(exc.args[0]), *exc.args[1:])
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, pool: int | None = None) -> Engine:
     """A new engine for `url`, configured for inv (no caching; see `get_engine`).
 
     hide_parameters: an error's message must not quote the statement's values (it would link a
     Telegram id to its pseudonym in a log or an alert).
+
+    Without `pool`, SQLite opens a connection per transaction (no pool: threads and forked
+    processes never share one) and other databases use a small shared pool. `pool=N` is for a
+    few long-lived worker threads: N connections stay open (plus N more at peaks), which on
+    SQLite saves a connect, four PRAGMAs and a WAL checkpoint per transaction, and on a server
+    skips the ping before each checkout (a connection lost to a server restart fails one
+    transaction, and SQLAlchemy then replaces the pool).
     """
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            url,
-            hide_parameters=True,
-            connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False},
-            # A file database needs no pool; each checkout opens a cheap connection, and
-            # threads and forked processes never share one.
-            poolclass=NullPool,
-        )
+        connect_args = {"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000, "check_same_thread": False}
+        if pool is None:
+            engine = create_engine(
+                url, hide_parameters=True, connect_args=connect_args, poolclass=NullPool
+            )
+        else:
+            engine = create_engine(
+                url,
+                hide_parameters=True,
+                connect_args=connect_args,
+                poolclass=QueuePool,
+                pool_size=pool,
+                max_overflow=pool,
+            )
         _configure_sqlite(engine)
         return engine
-    engine = create_engine(
-        url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
-    )
+    if pool is None:
+        engine = create_engine(
+            url, pool_pre_ping=True, pool_size=5, max_overflow=10, hide_parameters=True
+        )
+    else:
+        engine = create_engine(
+            url,
+            pool_size=pool,
+            max_overflow=pool,
+            pool_pre_ping=False,
+            pool_recycle=1800,
+            hide_parameters=True,
+        )
     hide_error_values(engine)
     return engine
 
 
+def use_database(url: str | None) -> None:
+    """Choose the database that functions called without an engine use (None: none)."""
+    global _default_url
+    _default_url = url
+
+
+def chosen_url() -> str | None:
+    """The database URL chosen with `use_database`, if any."""
+    return _default_url
+
+
 def get_engine(url: str | None = None) -> Engine:
-    """The process-wide engine for `url` (default: the configured database)."""
-    url = url or get_settings().sqlalchemy_url
+    """The process-wide engine for `url` (default: the database chosen with `use_database`)."""
+    url = url or _default_url
+    if url is None:
+        raise NoDatabaseChosen("no database chosen: pass an engine, or call use_database(url)")
     with _engines_lock:
         engine = _engines.get(url)
         if engine is None:

@@ -40,7 +40,7 @@ import os
 import secrets
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -51,6 +51,7 @@ from sqlalchemy import Column, Select, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from storage import generations
 from storage.datapackage import datapackage, table_resource
 from storage.db import get_engine, session_scope
 from storage.export_parts import (
@@ -69,7 +70,6 @@ from storage.models import (
     ConceptTest,
     ExplainedLayer,
     Export,
-    Generation,
     GlobalExplanation,
     Image,
     MergedCluster,
@@ -78,7 +78,6 @@ from storage.models import (
     utcnow,
 )
 from storage.privacy import PSEUDONYM_LENGTH
-from storage.settings import get_settings
 from storage.spreadsheet import FORMULA_STARTS, TEXT_MARK, spreadsheet_safe
 
 EXPORT_FORMAT = 1
@@ -225,22 +224,6 @@ MERGED_COLUMNS = (
     MC.map_file,
 )
 
-# Settings that shaped the data (no secrets, no paths to the operator's files).
-PARAMETER_SETTINGS = (
-    "model",
-    "layers",
-    "reduction",
-    "plays_per_challenge",
-    "gold_rate",
-    "daily_cap",
-    "min_answer_seconds",
-    "max_label_length",
-    "rebuild_interval",
-    "leaderboard_interval",
-    "spacy_model",
-    "sbert_model",
-)
-
 
 @dataclass(frozen=True)
 class ExportResult:
@@ -255,11 +238,11 @@ class ExportResult:
         return self.size_bytes <= TELEGRAM_DOCUMENT_LIMIT
 
 
-def default_path(now: datetime | None = None) -> Path:
+def default_path(data_dir: Path, now: datetime | None = None) -> Path:
     """DATA_DIR/exports/inv-export-<time>-<random>.zip: two exports in one second differ."""
     now = now or utcnow()
     name = f"inv-export-{now:%Y%m%dT%H%M%S}Z-{secrets.token_hex(4)}.zip"
-    return get_settings().data_dir / EXPORTS_DIR / name
+    return data_dir / EXPORTS_DIR / name
 
 
 def _cell(value: Any) -> Any:
@@ -295,20 +278,8 @@ def _rows(session: Session, query: Select[Any]) -> Iterable[Sequence[Any]]:
     yield from session.connection().execute(query.execution_options(yield_per=2000))
 
 
-def _current_generation(session: Session) -> int | None:
-    return (
-        session.connection()
-        .execute(
-            select(Generation.__table__.c.id).where(Generation.__table__.c.is_current.is_(True))
-        )
-        .scalar()
-    )
-
-
-def _parameters(session: Session) -> dict[str, Any]:
-    settings = get_settings()
-    params: dict[str, Any] = {name: getattr(settings, name) for name in PARAMETER_SETTINGS}
-    params["weights"] = Path(settings.weights).name if settings.weights else None
+def _parameters(session: Session, parameters: Mapping[str, Any]) -> dict[str, Any]:
+    params: dict[str, Any] = dict(parameters)
     params["config_keys"] = sorted(
         session.connection().execute(select(I.config_key).distinct()).scalars().all()
     )
@@ -321,6 +292,8 @@ def _parameters(session: Session) -> dict[str, Any]:
 def write_export(
     out: str | Path | None = None,
     *,
+    data_dir: Path,
+    parameters: Mapping[str, Any],
     engine: Engine | None = None,
     requested_by: str = "cli",
     now: datetime | None = None,
@@ -328,14 +301,15 @@ def write_export(
 ) -> ExportResult:
     """Write the export zip to `out` (default: DATA_DIR/exports/inv-export-<time>.zip).
 
-    Charts are always packed; `with_images` packs every other file the rows refer to as well
-    (crops, cluster maps, Grad-CAM maps, example overlays), so the zip stands alone.
+    `data_dir` holds the files the rows refer to; `parameters` are the settings that shaped the
+    data (no secrets, no paths to the operator's files), recorded in the manifest. Charts are
+    always packed; `with_images` packs every other file the rows refer to as well (crops,
+    cluster maps, Grad-CAM maps, example overlays), so the zip stands alone.
     """
     now = now or utcnow()
     engine = engine or get_engine()
-    path = Path(out) if out is not None else default_path(now)
+    path = Path(out) if out is not None else default_path(data_dir, now)
     path.parent.mkdir(parents=True, exist_ok=True)
-    settings = get_settings()
     fd, tmp_name = tempfile.mkstemp(prefix=".inv-export-", suffix=".zip", dir=path.parent)
     os.close(fd)
     tmp = Path(tmp_name)
@@ -347,12 +321,12 @@ def write_export(
             if engine.dialect.name == "postgresql":
                 # One snapshot for every table, so the manifest's counts match the files.
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-            generation = _current_generation(session)
+            generation = generations.current_id(session)
             models = model_rows(session)
             image_models = dict(session.connection().execute(select(I.id, I.model_id)).all())
             names = ClassNames(models, image_models)
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                packer = FilePacker(zf, settings.data_dir)
+                packer = FilePacker(zf, data_dir)
                 pack = packer.queue if with_images else (lambda _relative: None)
 
                 def table(
@@ -516,7 +490,7 @@ def write_export(
                     "generation": generation,
                     "models": models,
                     "layers": layers,
-                    "parameters": _parameters(session),
+                    "parameters": _parameters(session, parameters),
                     "counts": counts,
                     "files": files,
                     "with_images": with_images,

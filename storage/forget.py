@@ -28,27 +28,13 @@ from sqlalchemy import delete, select, update
 from sqlmodel import Session
 
 from storage.models import (
-    Answer,
-    Cluster,
-    Concept,
-    Export,
-    GlobalExplanation,
     Participant,
-    PhraseEmbedding,
-    Play,
 )
+from storage.tables import T_ANSWER, T_CLUSTER, T_CONCEPT, T_EMBED, T_EXPORT, T_GE, T_PLAY
 
 FORGOTTEN_REQUESTER = "forgotten"  # the export audit's requested_by once its requester left
 # Folders under DATA_DIR whose files are made from the whole database (exports, reports).
 GENERATED_DIRS = ("exports", "reports")
-
-T_ANSWER = Answer.__table__
-T_PLAY = Play.__table__
-T_CLUSTER = Cluster.__table__
-T_CONCEPT = Concept.__table__
-T_GE = GlobalExplanation.__table__
-T_EMBED = PhraseEmbedding.__table__
-T_EXPORT = Export.__table__
 
 
 @dataclass

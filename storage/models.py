@@ -1,4 +1,4 @@
-"""The whole data model of inv (ARCHITECTURE §5) as SQLModel tables.
+"""The whole data model of inv as SQLModel tables.
 
 Rules that hold across the schema:
 - The raw Telegram user id lives only in `participant.telegram_id`. Everything else refers to the
@@ -290,7 +290,7 @@ class AnswerConcept(SQLModel, table=True):
 
 
 class MergedCluster(SQLModel, table=True):
-    """Clusters of one image and layer that share a best concept (ARCHITECTURE §3.6)."""
+    """Clusters of one image and layer that share a best concept, merged into one."""
 
     __tablename__ = "merged_cluster"
     __table_args__ = (
@@ -317,7 +317,7 @@ class MergedCluster(SQLModel, table=True):
 
 
 class GlobalExplanation(SQLModel, table=True):
-    """Top concepts of one class at one layer (ARCHITECTURE §4)."""
+    """Top concepts of one class at one layer: a global explanation."""
 
     __tablename__ = "global_explanation"
     __table_args__ = (

@@ -9,12 +9,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from storage.settings import get_settings
-
 PSEUDONYM_LENGTH = 16
 
 
-def pseudonym(telegram_id: int, key: bytes | None = None) -> str:
-    key = key if key is not None else get_settings().pseudonym_key()
+def pseudonym(telegram_id: int, key: bytes) -> str:
     digest = hmac.new(key, str(int(telegram_id)).encode(), hashlib.sha256).hexdigest()
     return digest[:PSEUDONYM_LENGTH]

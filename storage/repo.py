@@ -45,10 +45,11 @@ def get_participant(session: Session, telegram_id: int) -> Participant | None:
     return session.exec(select(Participant).where(Participant.telegram_id == telegram_id)).first()
 
 
-def get_or_create_participant(session: Session, telegram_id: int) -> Participant:
+def get_or_create_participant(session: Session, telegram_id: int, *, key: bytes) -> Participant:
+    """The participant of `telegram_id`, created with its pseudonym under `key` when new."""
     participant = get_participant(session, telegram_id)
     if participant is None:
-        participant = Participant(telegram_id=telegram_id, pseudonym=pseudonym(telegram_id))
+        participant = Participant(telegram_id=telegram_id, pseudonym=pseudonym(telegram_id, key))
         session.add(participant)
         session.flush()
     return participant

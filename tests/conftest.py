@@ -17,9 +17,9 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import Engine, make_url
 
+from inv.settings import Settings, get_settings
 from storage import migrate
-from storage.db import dispose_engines, get_engine
-from storage.settings import Settings, get_settings
+from storage.db import dispose_engines, get_engine, use_database
 
 # A key of the accepted length (PSEUDONYM_SECRET refuses short and placeholder values).
 TEST_PSEUDONYM_SECRET = "test-pseudonym-secret-9f4c2a7e1b3d5f60"
@@ -39,8 +39,12 @@ def isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterat
     monkeypatch.setenv("PSEUDONYM_SECRET", TEST_PSEUDONYM_SECRET)
     get_settings.cache_clear()
     dispose_engines()
+    # What the command line does after loading settings: their database is the default one.
+    use_database(get_settings().sqlalchemy_url)
+    get_settings.cache_clear()  # a test may still change the environment before reading them
     yield data_dir
     dispose_engines()
+    use_database(None)
     get_settings.cache_clear()
 
 
@@ -91,6 +95,8 @@ def _configure_database(url: str, monkeypatch: pytest.MonkeyPatch) -> Engine:
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     dispose_engines()
+    use_database(get_settings().sqlalchemy_url)
+    get_settings.cache_clear()
     engine = get_engine()
     migrate.upgrade(engine)
     return engine

@@ -46,7 +46,7 @@ def test_compare_prints_each_figure_of_both_runs_with_its_ratio(tmp_path: Path, 
 def test_a_phase_can_offer_a_share_of_the_previous_phases_throughput() -> None:
     import pytest
 
-    from bot.simulate import SimulationResult, phase_rate
+    from testkit.simulate import SimulationResult, phase_rate
 
     ceiling = SimulationResult(
         sent=500, seconds=2.0, sending_seconds=1.9, plays=0, labels=0, done=0,

@@ -1,4 +1,4 @@
-"""Crowd labels → concepts (ARCHITECTURE §3): cleaning, Sentence-BERT grouping, label scores.
+"""Crowd labels → concepts: cleaning, Sentence-BERT grouping, label scores.
 
 Importing this package is cheap (no spaCy, no torch): the heavy parts load on first use.
 

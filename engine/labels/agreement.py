@@ -1,20 +1,53 @@
-"""Concept-level agreement (ESP-game) bonus, pure Python (ARCHITECTURE §2 "Points").
+"""The agreement (ESP-game) bonus, pure Python: the one rule the game and the rebuild share.
 
 A label earns the bonus when another participant had already given a label of the same concept on
 the same challenge (cluster), earlier in answer order; each play earns it at most once per
-concept. The rebuild applies this with the concepts it has just built and stores the result in
-`AnswerConcept.bonus_points`; the same function works on any (cluster, concept) keys, e.g. on
-normalised text before concepts exist.
+concept. The game applies it when a play ends, before concepts exist, with the label's
+normalised text (`normalize_label`) as its concept: a provisional bonus. The rebuild applies it
+again with the concepts it has just built and stores the result in `AnswerConcept.bonus_points`,
+which replaces the provisional bonus in the points.
 """
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 
-# Points for one agreeing label; the game's provisional bonus should use the same amount so that
-# reconciliation only corrects, never rescales.
+# Points for one agreeing label, provisional or reconciled alike: reconciliation only corrects,
+# never rescales.
 BONUS_PER_AGREEMENT = 10
+
+_ARTICLES = ("a ", "an ", "the ")
+# A run of non-word characters at the start of a string. Matched only at position 0 (of the text
+# and of the text reversed): a pattern ending in `[\W_]+$` would retry from every position of a
+# long run of punctuation in the middle of a message, which takes quadratic time.
+_LEADING_NON_WORD = re.compile(r"[\W_]+")
+
+
+def normalize_label(text: str) -> str:
+    """Agreement key of a label: NFKC, case-folded, whitespace collapsed, outer punctuation and a
+    leading article removed ('The  Stripes!' → 'stripes')."""
+    value = unicodedata.normalize("NFKC", text).casefold()
+    value = " ".join(value.split())
+    value = strip_edge_punctuation(value)
+    for article in _ARTICLES:
+        if value.startswith(article) and len(value) > len(article):
+            value = value[len(article) :]
+            break
+    return " ".join(value.split())
+
+
+def strip_edge_punctuation(value: str) -> str:
+    """`value` without non-word characters (punctuation, symbols, "_") at either end; linear."""
+    lead = _LEADING_NON_WORD.match(value)
+    if lead is not None:
+        value = value[lead.end() :]
+    trail = _LEADING_NON_WORD.match(value[::-1])
+    if trail is not None:
+        value = value[: len(value) - trail.end()]
+    return value
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Grouping phrase vectors into synonym groups (ARCHITECTURE §3 steps 3–4), numpy and scipy only.
+"""Grouping phrase vectors into synonym groups and naming them, numpy and scipy only.
 
 By default phrases merge up to a distance calibrated once on evaluation sets (MERGE_THRESHOLD
 under MERGE_LINKAGE): the same threshold for every class and every run, so a class's concepts do
@@ -23,8 +23,8 @@ from scipy.spatial.distance import squareform
 
 from engine.labels.heads import COLOUR_WORDS
 
-# Threshold mode, and the fallback for inputs too small for a silhouette (PAPER-NOTES §7.9 suggests
-# about 0.5; on the hand-built crowd set it sits on the plateau of best cuts).
+# Threshold mode, and the fallback for inputs too small for a silhouette: the paper's authors
+# suggest about 0.5, and on the hand-built crowd set it sits on the plateau of best cuts.
 DEFAULT_THRESHOLD = 0.5
 # The default merge: groups of phrases whose MERGE_LINKAGE distance (cosine distance with lexical
 # links folded in) is at most MERGE_THRESHOLD, both chosen on the training evaluation sets

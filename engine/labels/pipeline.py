@@ -4,7 +4,7 @@ Grouping corrects misspelt words against a word list (typos.py), embeds the phra
 WordNet knows into their distances when its files are installed (links.py), and merges phrases up
 to the calibrated threshold (grouping.py).
 
-    pipe = LabelPipeline()                       # SPACY_MODEL / SBERT_MODEL from the settings
+    pipe = LabelPipeline()                       # the default spaCy and Sentence-BERT models
     cleaned = pipe.clean(["Pointy EARS!", "the dog's tail"], class_name="dog")
     concepts = pipe.group([c for c in cleaned if c])
     concepts[0].name, concepts[0].members
@@ -23,6 +23,7 @@ import numpy as np
 from sqlalchemy import inspect
 from sqlalchemy.engine import Engine, make_url
 
+from engine.labels.config import DEFAULT_SBERT_MODEL, DEFAULT_SPACY_MODEL
 from engine.labels.embed import Embedder, EmbeddingStore
 from engine.labels.grouping import (
     MAX_SILHOUETTE_PHRASES,
@@ -53,19 +54,20 @@ class Concept:
 
 
 def _default_store() -> EmbeddingStore | None:
-    """The configured database as a vector cache, when it exists and is migrated.
+    """The application's database as a vector cache, when one is chosen, exists and is migrated.
 
     A notebook without a database still works (vectors are then cached in memory only); the
     lookup never creates a database file.
     """
-    from storage.db import get_engine
-    from storage.settings import get_settings
+    from storage.db import chosen_url, get_engine
 
+    url = chosen_url()
+    if url is None:
+        return None
     try:
-        settings = get_settings()
-        url = settings.sqlalchemy_url
-        if settings.is_sqlite:
-            database = make_url(url).database
+        parsed = make_url(url)
+        if parsed.get_backend_name() == "sqlite":
+            database = parsed.database
             if not database or database == ":memory:" or not Path(database).exists():
                 return None
         engine = get_engine(url)
@@ -83,8 +85,8 @@ class LabelPipeline:
 
     def __init__(
         self,
-        spacy_model: str | None = None,
-        sbert_model: str | None = None,
+        spacy_model: str = DEFAULT_SPACY_MODEL,
+        sbert_model: str = DEFAULT_SBERT_MODEL,
         *,
         cache: bool | Engine = True,
         threshold: float | None = None,
@@ -92,18 +94,12 @@ class LabelPipeline:
         wordnet: Path | str | None = DEFAULT_WORDNET_DIR,
         vocabulary: Vocabulary | None = None,
     ) -> None:
-        """`cache`: True = the configured database when usable, an Engine = that database,
+        """`cache`: True = the application's database when usable, an Engine = that database,
         False = memory only. `threshold`: merge phrases up to this distance (default: the one
         calibrated on the evaluation sets); `silhouette`: choose the number of groups by
         silhouette per call instead. `wordnet`: the directory of WordNet's noun files, None for
         none (lexical links are then skipped). `vocabulary`: the words typos are corrected
         into (default: wordfreq's English list)."""
-        if spacy_model is None or sbert_model is None:
-            from storage.settings import get_settings
-
-            settings = get_settings()
-            spacy_model = spacy_model or settings.spacy_model
-            sbert_model = sbert_model or settings.sbert_model
         self.spacy_model = spacy_model
         self.sbert_model = sbert_model
         self.threshold = threshold

@@ -1,4 +1,4 @@
-"""Label scores per (cluster, concept) and the merging of clusters (ARCHITECTURE §3.5–3.6).
+"""Label scores per (cluster, concept) and the merging of clusters that share a best concept.
 
     score(C, ℓ) = f · (1 − 0.1 · p̄) · (1 if a correct guess produced ℓ on C, else ¼)
 

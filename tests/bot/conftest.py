@@ -6,54 +6,18 @@ specification forbids and called no method the fake server does not serve.
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import sys
-import types
 from collections.abc import Iterator
-from pathlib import Path
 
-import numpy as np
 import pytest
-from PIL import Image as PILImage
 from sqlalchemy.engine import Engine
 
-from bot.fake_telegram import FakeTelegram
+from inv.settings import get_settings
 from storage.db import session_scope
-from storage.settings import get_settings
+from testkit.collection import Collection, seed_collection
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection, seed_collection
 
 ADMIN_ID = 900
-
-
-def _install_stand_in_renderer() -> None:
-    """Only when engine.render is missing: a tiny renderer with the same interface, for fixtures."""
-    try:
-        if importlib.util.find_spec("engine.render") is not None:
-            return
-    except ModuleNotFoundError:
-        pass
-    module = types.ModuleType("engine.render")
-    module.HINT_LEVELS = (2, 4.5, 8, 13, 20, 30)
-
-    def load_map(path: str | Path) -> np.ndarray:
-        return np.load(Path(path)).astype(np.float32)
-
-    def render_challenge(crop: PILImage.Image, cluster_map: np.ndarray, hint_level: int) -> bytes:
-        image = crop.convert("RGB")
-        q = np.percentile(cluster_map, 100 - module.HINT_LEVELS[hint_level])
-        mask = PILImage.fromarray(((cluster_map >= q) * 255).astype(np.uint8)).resize(image.size)
-        out = io.BytesIO()
-        PILImage.composite(image, PILImage.new("RGB", image.size), mask).save(out, "JPEG")
-        return out.getvalue()
-
-    module.load_map = load_map
-    module.render_challenge = render_challenge
-    sys.modules["engine.render"] = module
-
-
-_install_stand_in_renderer()
 
 
 @pytest.fixture(scope="session")

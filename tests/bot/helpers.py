@@ -5,9 +5,10 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from bot.app import BotThread, Timeouts, build_application
-from bot.fake_telegram import FakeTelegram, Recorded, Sent
-from storage.settings import get_settings
+from bot.app import BotThread, Timeouts
+from inv.settings import get_settings
+from inv.wiring import bot_application
+from testkit.fake_telegram import FakeTelegram, Recorded, Sent
 
 TEST_TIMEOUTS = Timeouts(connect=2.0, read=2.0, write=5.0, pool=2.0, get_updates_read=5.0)
 
@@ -27,7 +28,7 @@ class BotRunner:
             "rng": random.Random(7),
             **self.options,
         }
-        return build_application(
+        return bot_application(
             get_settings(),
             token=self.fake.token,
             base_url=self.fake.base_url,

@@ -6,9 +6,9 @@ import pytest
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.models import Answer, Cluster, Participant, Play
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 
 

@@ -9,10 +9,10 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from bot.names import friendly_name
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 
@@ -185,7 +185,7 @@ def test_daily_cap_and_running_out_of_challenges(
         player.play()
     assert player.say("/play").text == texts.NO_CHALLENGES
     monkeypatch.setenv("DAILY_CAP", "2")
-    from storage.settings import get_settings
+    from inv.settings import get_settings
 
     get_settings.cache_clear()
     bot.restart()

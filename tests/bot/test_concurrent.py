@@ -10,14 +10,14 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.client import FakeTelegramClient
-from bot.simulate import Script, SimulatedPlayer, Simulator
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play
-from storage.settings import get_settings
+from testkit.collection import seed_collection
+from testkit.fake_telegram import FakeTelegram
+from testkit.fake_telegram.client import FakeTelegramClient
+from testkit.simulate import Script, SimulatedPlayer, Simulator
 from tests.bot.helpers import BotRunner
-from tests.bot.seed import seed_collection
 
 
 @pytest.fixture

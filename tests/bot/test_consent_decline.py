@@ -10,11 +10,11 @@ from pathlib import Path
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
-from storage.export import write_export
 from storage.models import Participant
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
+from tests.shell import write_export
 
 
 def _participants_csv(path: Path) -> list[dict[str, str]]:

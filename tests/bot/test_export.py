@@ -16,7 +16,8 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import game
-from storage import cli
+from inv import cli
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.export import write_export
 from storage.migrate import head_revision
@@ -35,19 +36,18 @@ from storage.models import (
     utcnow,
 )
 from storage.privacy import pseudonym
-from storage.settings import get_settings
-from tests.bot.seed import seed_collection
+from testkit.collection import seed_collection
 
 PLAYERS = {987_654_321: "Nick One", 987_654_322: None, 987_654_323: "Third"}
 DECLINED = 987_654_399
 
 
 def play_some(tmp_data: Path) -> None:
-    settings = get_settings()
+    settings = get_settings().bot_config()
     now = utcnow() - timedelta(minutes=30)
     rng = random.Random(5)
     for i, (telegram_id, nickname) in enumerate(PLAYERS.items()):
-        game.record_consent(telegram_id, True, now=now)
+        game.record_consent(telegram_id, True, key=settings.pseudonym_key, now=now)
         if nickname:
             game.set_nickname(telegram_id, nickname)
         for j in range(3):
@@ -64,7 +64,7 @@ def play_some(tmp_data: Path) -> None:
                 now=now + timedelta(seconds=9),
             )
             game.finish_labels(telegram_id, play_id, now=now + timedelta(seconds=12))
-    game.record_consent(DECLINED, False, now=now)
+    game.record_consent(DECLINED, False, key=settings.pseudonym_key, now=now)
     # One rebuild generation with a concept, a link and a chart, as the rebuild would write them.
     with session_scope() as session:
         gen = Generation(status="done", is_current=True, classes=[0], finished_at=utcnow())
@@ -124,7 +124,13 @@ def played(any_db_engine: Engine, isolated_settings: Path) -> Path:
 
 
 def test_export_contents(played: Path, tmp_path: Path) -> None:
-    result = write_export(tmp_path / "out.zip", requested_by="cli")
+    settings = get_settings()
+    result = write_export(
+        tmp_path / "out.zip",
+        data_dir=settings.data_dir,
+        parameters=settings.export_parameters(),
+        requested_by="cli",
+    )
     assert result.path == tmp_path / "out.zip" and result.fits_telegram
     archive = zipfile.ZipFile(result.path)
     names = set(archive.namelist())
@@ -145,6 +151,7 @@ def test_export_contents(played: Path, tmp_path: Path) -> None:
     manifest = json.loads(archive.read("manifest.json"))
 
     participants = read_csv(archive, "participants.csv")
+    key = settings.pseudonym_key()
     assert list(participants[0]) == [
         "pseudonym",
         "consent_at",
@@ -160,10 +167,10 @@ def test_export_contents(played: Path, tmp_path: Path) -> None:
         "last_seen_at",
     ]
     # Someone who declined is not a participant: only those who agreed are listed.
-    assert {p["pseudonym"] for p in participants} == {pseudonym(t) for t in PLAYERS}
+    assert {p["pseudonym"] for p in participants} == {pseudonym(t, key) for t in PLAYERS}
     plays = read_csv(archive, "plays.csv")
     assert "chat_id" not in plays[0] and "message_id" not in plays[0] and "poll_id" not in plays[0]
-    assert {p["participant"] for p in plays} == {pseudonym(t) for t in PLAYERS}
+    assert {p["participant"] for p in plays} == {pseudonym(t, key) for t in PLAYERS}
     answers = read_csv(archive, "answers.csv")
     assert list(answers[0])[:5] == ["id", "play_id", "participant", "cluster_id", "raw_message"]
     assert {a["label"] for a in answers} >= {"shared", "label 0"}

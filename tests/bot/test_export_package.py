@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 from frictionless import Package, system
 
-from storage import cli
-from storage.export import write_export
+from inv import cli
 from tests.bot.test_export import played  # noqa: F401  (fixture)
+from tests.shell import write_export
 
 FILE_COLUMNS = {
     "clusters.csv": ["map_file"],

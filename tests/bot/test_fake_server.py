@@ -12,9 +12,9 @@ import httpx
 import pytest
 from PIL import Image as PILImage
 
-from bot.fake_telegram import FakeTelegram
-from bot.fake_telegram.build_facts import build_facts
-from bot.fake_telegram.validate import SpecValidator, load_facts
+from testkit.fake_telegram import FakeTelegram
+from testkit.fake_telegram.build_facts import build_facts
+from testkit.fake_telegram.validate import SpecValidator, load_facts
 
 SPEC = Path(__file__).resolve().parents[3] / "shared" / "telegram" / "bot-api-spec.json"
 

@@ -11,12 +11,12 @@ from sqlmodel import select
 
 from bot import texts
 from bot.app import Timeouts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.models import Answer, GroupChat, Participant, Play
+from testkit.collection import Collection
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ import time
 from sqlalchemy.engine import Engine
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from bot.flood import FloodGate, Verdict
+from testkit.collection import Collection
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection
 
 FLOODER = 6100
 OTHER = 6200
@@ -101,15 +101,17 @@ def test_the_simulator_counts_slow_down_notices_apart_from_losses(
 ) -> None:
     import asyncio
 
-    from bot.fake_telegram.client import FakeTelegramClient
-    from bot.simulate import Script, SimulatedPlayer, Simulator
+    from testkit.fake_telegram.client import FakeTelegramClient
+    from testkit.simulate import Script, SimulatedPlayer, Simulator
 
     runner = BotRunner(fake, flood_rate=2.0, flood_burst=3).start()
     players = [SimulatedPlayer(6300 + i, Script(challenges=1, hints=2)) for i in range(3)]
 
     async def go():
         async with FakeTelegramClient(fake.url) as client:
-            simulator = Simulator(client, players)
+            simulator = Simulator(
+                client, players, slow_down_texts=(texts.SLOW_DOWN, texts.SLOW_DOWN_SHORT)
+            )
             simulator.throttle_wait = 0.5
             return await simulator.run(timeout=60)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.models import Answer, Participant, Play, RenderedPhoto
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import io
-import sys
 import time
-import types
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -15,9 +13,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
 from storage.db import session_scope
 from storage.models import ConceptTest, Export, Generation, GroupChat, Participant, Play
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 
@@ -65,7 +63,7 @@ def test_leaderboard_in_a_group(bot: BotRunner, fake: FakeTelegram) -> None:
 @pytest.fixture
 def scheduled_bot(fake: FakeTelegram, bot_env, collection, monkeypatch) -> Iterator[BotRunner]:
     monkeypatch.setenv("LEADERBOARD_INTERVAL", "1")
-    from storage.settings import get_settings
+    from inv.settings import get_settings
 
     get_settings.cache_clear()
     runner = BotRunner(fake).start()
@@ -219,8 +217,8 @@ class FakeReport:
 
 
 @pytest.fixture
-def rebuild_calls(monkeypatch) -> list[dict]:
-    """A stand-in engine.rebuild so the bot's wiring is tested without spaCy and SBERT."""
+def rebuild_calls(bot: BotRunner, monkeypatch) -> list[dict]:
+    """A stand-in rebuild so the bot's wiring is tested without spaCy and SBERT."""
     calls: list[dict] = []
 
     def rebuild(*, full: bool = False, progress=None) -> FakeReport:
@@ -230,14 +228,11 @@ def rebuild_calls(monkeypatch) -> list[dict]:
             time.sleep(0.3)
         return FakeReport()
 
-    module = types.ModuleType("engine.rebuild")
-    module.rebuild = rebuild
-    module.__spec__ = types.SimpleNamespace(name="engine.rebuild")  # type: ignore[assignment]
-    monkeypatch.setitem(sys.modules, "engine.rebuild", module)
     from bot import admin as bot_admin
 
-    monkeypatch.setattr(bot_admin, "load_rebuild", lambda: rebuild)
     monkeypatch.setattr(bot_admin, "PROGRESS_EDIT_SECONDS", 0.2)
+    bot.options["rebuild"] = rebuild
+    bot.restart()
     return calls
 
 
@@ -273,12 +268,8 @@ def test_rebuild_command_reports_progress_in_place(
     )
 
 
-def test_without_engine_rebuild_there_is_no_rebuild_command(
-    bot: BotRunner, fake: FakeTelegram, monkeypatch
-) -> None:
-    from bot import admin as bot_admin
-
-    monkeypatch.setattr(bot_admin, "load_rebuild", lambda: None)
+def test_without_a_rebuild_there_is_no_rebuild_command(bot: BotRunner, fake: FakeTelegram) -> None:
+    bot.options["rebuild"] = None
     bot.restart()
     admin = Player(fake, ADMIN_ID)
     assert admin.say("/rebuild").text == texts.UNKNOWN_COMMAND

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from bot import texts
 from bot.callbacks import MAX_CALLBACK_BYTES
-from bot.fake_telegram import FakeTelegram
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 

@@ -11,20 +11,21 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 
-from bot.dbcontext import pooled_engine
-from bot.fake_telegram import FakeTelegram
+from inv.settings import get_settings
 from storage.db import make_engine
-from storage.settings import get_settings
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 
 RAW_ID = 123456789
 
 
-@pytest.mark.parametrize("factory", ["make_engine", "pooled_engine"])
-def test_database_errors_never_quote_their_parameters(any_db_engine: Engine, factory: str) -> None:
+@pytest.mark.parametrize("pool", [None, 1])
+def test_database_errors_never_quote_their_parameters(
+    any_db_engine: Engine, pool: int | None
+) -> None:
     url = get_settings().sqlalchemy_url
-    engine = make_engine(url) if factory == "make_engine" else pooled_engine(url, 1)
+    engine = make_engine(url, pool=pool)
     insert = text(
         "INSERT INTO participant (telegram_id, pseudonym, active, trust, gold_seen, "
         "gold_correct, points, streak, best_streak, created_at, last_seen_at) VALUES "

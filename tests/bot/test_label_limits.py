@@ -12,11 +12,12 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import game, quality, scoring
+from bot import game, quality
+from engine.labels.agreement import normalize_label
+from inv.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import Answer, Cluster, Play, utcnow
-from storage.settings import Settings, get_settings
-from tests.bot.seed import seed_collection
+from testkit.collection import seed_collection
 
 
 @pytest.fixture
@@ -32,7 +33,7 @@ def settings(db_engine: Engine, isolated_settings: Path, monkeypatch: pytest.Mon
 
 def labelling(telegram_id: int, settings: Settings) -> int:
     """Consent, serve a challenge, guess: the play waits for labels. Returns its id."""
-    game.record_consent(telegram_id, True)
+    game.record_consent(telegram_id, True, key=get_settings().pseudonym_key())
     challenge = game.start_challenge(telegram_id, settings).challenge
     game.open_guess(telegram_id, challenge.play_id)
     game.make_guess(telegram_id, challenge.play_id, 0, settings)
@@ -91,14 +92,13 @@ def test_the_work_per_label_message_does_not_grow_with_history(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     normalised: list[int] = []  # characters normalised per call
-    original = scoring.normalize_label
+    original = normalize_label
 
     def counting(text: str) -> str:
         normalised.append(len(text))
         return original(text)
 
     monkeypatch.setattr(quality, "normalize_label", counting)
-    monkeypatch.setattr(scoring, "normalize_label", counting)
     message = "a" + "!" * 60 + ", " + "?" * 60 + "b"
 
     def work_for_one_message(telegram_id: int) -> int:
@@ -109,7 +109,7 @@ def test_the_work_per_label_message_does_not_grow_with_history(
 
     fresh = work_for_one_message(1)
     # Another player with twenty long messages in their history, on earlier challenges.
-    game.record_consent(2, True)
+    game.record_consent(2, True, key=get_settings().pseudonym_key())
     with session_scope() as session:
         participant = game.get_participant(session, 2)
         assert participant is not None
@@ -155,7 +155,7 @@ def test_no_quadratic_time_on_long_punctuation_runs(length: int) -> None:
         for _ in range(5):
             started = time.perf_counter()
             for _ in range(repeat):
-                scoring.normalize_label(text)
+                normalize_label(text)
             best = min(best, time.perf_counter() - started)
         return best / repeat
 

@@ -12,10 +12,10 @@ from sqlmodel import select
 
 from bot import nicknames, texts
 from bot.build_confusables import DEFAULT_OUT
-from bot.fake_telegram import FakeTelegram
 from bot.leaderboard import display_name
 from storage.db import session_scope
 from storage.models import Participant
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 
 

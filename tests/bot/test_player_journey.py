@@ -17,10 +17,10 @@ from PIL import Image
 from sqlalchemy.engine import Engine
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram, Recorded
-from storage.settings import get_settings
+from inv.settings import get_settings
+from testkit.collection import Collection
+from testkit.fake_telegram import FakeTelegram, Recorded
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection
 
 FORBIDDEN = re.compile(r"\b(layers?|filters?|clusters?|class(es)?|labels?|saliency)\b", re.I)
 COMMAND = re.compile(r"/[a-z]+\b")

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
-import types
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 
@@ -30,8 +28,8 @@ class FailingReport:
 
 
 @pytest.fixture
-def rebuild_runs(monkeypatch: pytest.MonkeyPatch) -> threading.Semaphore:
-    """A stand-in engine.rebuild whose class 3 fails on every run (new only on the first)."""
+def rebuild_runs(bot: BotRunner) -> threading.Semaphore:
+    """A stand-in rebuild whose class 3 fails on every run (new only on the first)."""
     done = threading.Semaphore(0)
     calls: list[int] = []
 
@@ -40,13 +38,8 @@ def rebuild_runs(monkeypatch: pytest.MonkeyPatch) -> threading.Semaphore:
         done.release()
         return FailingReport(new_failures={3: "ParseException"} if len(calls) == 1 else {})
 
-    module = types.ModuleType("engine.rebuild")
-    module.rebuild = rebuild  # type: ignore[attr-defined]
-    module.__spec__ = types.SimpleNamespace(name="engine.rebuild")  # type: ignore[assignment]
-    monkeypatch.setitem(sys.modules, "engine.rebuild", module)
-    from bot import admin as bot_admin
-
-    monkeypatch.setattr(bot_admin, "load_rebuild", lambda: rebuild)
+    bot.options["rebuild"] = rebuild
+    bot.restart()
     return done
 
 

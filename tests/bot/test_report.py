@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot import texts
-from bot.fake_telegram import FakeTelegram
-from storage.cli import main
+from inv.cli import main
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.conftest import ADMIN_ID
 from tests.bot.helpers import BotRunner, Player
 

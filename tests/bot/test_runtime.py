@@ -24,13 +24,13 @@ from telegram import Chat, Message, Update, User
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot import assignment, game
-from bot.fake_telegram import FakeTelegram
 from bot.runtime import PerUserUpdateProcessor, ResilientRateLimiter
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Play
-from storage.settings import get_settings
+from testkit.collection import Collection
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import Collection
 
 # ---- per-user order ----------------------------------------------------------------------------
 
@@ -162,10 +162,10 @@ def test_the_rate_limiter_keeps_telegrams_limits(
 
 
 def test_play_counter_matches_the_exact_query(bot_env: Engine, collection: Collection) -> None:
-    settings = get_settings()
+    settings = get_settings().bot_config()
     rng = random.Random(4)
     for uid in range(1, 8):
-        game.record_consent(uid, True)
+        game.record_consent(uid, True, key=settings.pseudonym_key)
         for _ in range(3):
             started = game.start_challenge(uid, settings, rng=rng)
             if uid % 2:
@@ -194,10 +194,10 @@ def test_retirement_after_plays_per_challenge(
     monkeypatch.setenv("PLAYS_PER_CHALLENGE", "2")
     monkeypatch.setenv("GOLD_RATE", "0")
     get_settings.cache_clear()
-    settings = get_settings()
+    settings = get_settings().bot_config()
     served: dict[int, int] = {}
     for uid in range(1, 30):
-        game.record_consent(uid, True)
+        game.record_consent(uid, True, key=settings.pseudonym_key)
         try:
             started = game.start_challenge(uid, settings, rng=random.Random(uid))
         except game.GameError as exc:

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import Engine
 
-from bot.fake_telegram import FakeTelegram
 from bot.redact import RedactToken, redact
-from storage.settings import get_settings
+from inv.settings import get_settings
+from testkit.fake_telegram import FakeTelegram
 
 WRONG_TOKEN = "999:wrong-secret-half"
 

@@ -14,13 +14,13 @@ from sqlmodel import select
 
 from bot import serving, texts
 from bot.assignment import Candidate
-from bot.fake_telegram import FakeTelegram
 from bot.names import ADJECTIVES, ANIMALS, friendly_name, looks_like_default, unique_name
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Cluster, Image, Play
-from storage.settings import get_settings
+from testkit.collection import CLASSES, seed_collection
+from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
-from tests.bot.seed import CLASSES, seed_collection
 
 
 def test_a_photo_is_served_when_the_answer_is_confident_or_the_known_truth() -> None:

@@ -11,7 +11,8 @@ from bot import assignment, callbacks, quality, scoring, texts
 from bot.assignment import Candidate
 from bot.callbacks import Action, Callback
 from bot.game import validate_nickname
-from bot.handlers import AdminAlerts
+from bot.services import AdminAlerts
+from engine.labels.agreement import LabelVote, agreement_bonuses, normalize_label
 
 # ---- callbacks ---------------------------------------------------------------------------------
 
@@ -101,41 +102,27 @@ def test_streaks() -> None:
     ],
 )
 def test_normalize_label(raw: str, key: str) -> None:
-    assert scoring.normalize_label(raw) == key
+    assert normalize_label(raw) == key
 
 
-def test_agreement_bonus_needs_another_participant_earlier_and_counts_once_per_play() -> None:
-    V = scoring.Vote
+def test_provisional_agreement_needs_another_participant_earlier_and_counts_once_per_play() -> None:
+    def vote(answer_id: int, play_id: int, participant_id: int, key: str) -> LabelVote:
+        # Before concepts exist, the game's votes are normalised texts on one cluster.
+        return LabelVote(answer_id, play_id, participant_id, cluster_id=1, concept=key)
+
     votes = [
-        V(1, play_id=10, participant_id=1, key="stripes"),
-        V(2, play_id=20, participant_id=2, key="ears"),
-        V(3, play_id=30, participant_id=3, key="stripes"),  # mine: agrees with participant 1
-        V(4, play_id=30, participant_id=3, key="stripes"),  # same key again in the same play
-        V(5, play_id=30, participant_id=3, key="tail"),  # nobody else said it
-        V(6, play_id=40, participant_id=4, key="tail"),  # later than mine: does not count for me
-        V(7, play_id=30, participant_id=3, key="ears"),
+        vote(1, play_id=10, participant_id=1, key="stripes"),
+        vote(2, play_id=20, participant_id=2, key="ears"),
+        vote(3, play_id=30, participant_id=3, key="stripes"),  # mine: agrees with participant 1
+        vote(4, play_id=30, participant_id=3, key="stripes"),  # same key again in the same play
+        vote(5, play_id=30, participant_id=3, key="tail"),  # nobody else said it
+        vote(6, play_id=40, participant_id=4, key="tail"),  # later than mine: no bonus for me
+        vote(7, play_id=30, participant_id=3, key="ears"),
     ]
-    assert scoring.agreement_bonuses(votes, play_id=30) == {3: 10, 4: 0, 5: 0, 7: 10}
+    bonuses = agreement_bonuses(votes)
+    assert {k: bonuses[k] for k in (3, 4, 5, 7)} == {3: 10, 4: 0, 5: 0, 7: 10}
     # Only my own earlier label: no agreement.
-    assert scoring.agreement_bonuses([V(1, 5, 9, "x"), V(2, 6, 9, "x")], play_id=6) == {2: 0}
-
-
-def test_agreement_rule_matches_the_rebuilds() -> None:
-    agreement = pytest.importorskip("engine.labels.agreement")
-    rng = random.Random(3)
-    votes = [
-        scoring.Vote(
-            i, play_id=rng.randrange(6), participant_id=rng.randrange(4), key=rng.choice("abc")
-        )
-        for i in range(1, 60)
-    ]
-    theirs = agreement.agreement_bonuses(
-        [agreement.LabelVote(v.answer_id, v.play_id, v.participant_id, 1, v.key) for v in votes]
-    )
-    for play in range(6):
-        mine = scoring.agreement_bonuses(votes, play_id=play)
-        assert mine == {k: theirs[k] for k in mine}
-    assert agreement.BONUS_PER_AGREEMENT == scoring.BONUS_PER_AGREEMENT
+    assert agreement_bonuses([vote(1, 5, 9, "x"), vote(2, 6, 9, "x")])[2] == 0
 
 
 # ---- quality -----------------------------------------------------------------------------------
@@ -270,7 +257,9 @@ def test_captions_show_progress_and_stakes_within_200_characters() -> None:
         caption = texts.result_caption(correct, long_answer, 0.999, 100, 50, fast, "middle", 12)
         assert len(caption) <= texts.MAX_SHORT_CAPTION
         assert caption.endswith("press Done."), caption
-    assert "streak of 12 is lost" in texts.result_caption(False, "cat", None, 0, 0, False, "late", 12)
+    assert "streak of 12 is lost" in texts.result_caption(
+        False, "cat", None, 0, 0, False, "late", 12
+    )
     assert "lost" not in texts.result_caption(False, "cat", None, 0, 0, False, "late", 1)
     gave_up = texts.resign_caption("tiger cat", 0.388, "early", 3)
     assert gave_up.startswith("You gave up. The AI took this for: tiger cat (39% sure).")
@@ -279,7 +268,13 @@ def test_captions_show_progress_and_stakes_within_200_characters() -> None:
 
 def test_stages_are_named_from_the_depth() -> None:
     assert [texts.stage_name(d, 7) for d in range(7)] == [
-        "early", "early", "early", "middle", "middle", "late", "late"
+        "early",
+        "early",
+        "early",
+        "middle",
+        "middle",
+        "late",
+        "late",
     ]
     assert texts.stage_name(0, 1) == "late"
 
@@ -341,3 +336,30 @@ def test_admin_alerts_are_rate_limited() -> None:
     assert alerts.due(1010.0) is None
     assert alerts.due(1020.0) is None
     assert alerts.due(1061.0) == 3
+
+
+def test_each_button_action_is_routed_by_its_own_pattern() -> None:
+    from telegram.ext import ApplicationBuilder, CallbackQueryHandler
+
+    from bot import buttons
+
+    app = ApplicationBuilder().token("123:routing-test").build()
+    buttons.register(app)
+    routes = [h for h in app.handlers[0] if isinstance(h, CallbackQueryHandler)]
+    presses = {
+        Action.HINT: callbacks.hint(7, 2),
+        Action.GUESS: callbacks.guess(7),
+        Action.OPTION: callbacks.option(7, 3),
+        Action.RESIGN: callbacks.resign(7),
+        Action.DONE: callbacks.done(7),
+        Action.NEXT: callbacks.next_challenge(),
+        Action.CONSENT: callbacks.consent(True),
+        Action.FORGET: callbacks.forget(1_700_000_000),
+    }
+    for action, data in presses.items():
+        matching = [h for h in routes if h.pattern is not None and h.pattern.match(data)]
+        assert [h.callback.__name__ for h in matching] == [buttons.PRESSES[action].__name__]
+    # Anything else (a longer id, trailing text) reaches only the last, pattern-less handler.
+    for forged in ("g:7x", "h:7:2:9", "zz", "c:2"):
+        assert not any(h.pattern is not None and h.pattern.match(forged) for h in routes)
+    assert routes[-1].pattern is None and routes[-1].callback is buttons.on_invalid

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from storage.cli import main
+from inv.cli import main
 
 # Each command with the arguments it needs to reach the database (nothing else may fail first).
 COMMANDS: dict[str, list[str]] = {

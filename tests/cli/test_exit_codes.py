@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.cli import main
+from inv.cli import main
 from tests.engine.engine_testkit import write_broken_images
 
 FACTORY = "tests.engine.engine_testkit:small_cnn"

@@ -3,22 +3,16 @@
 from __future__ import annotations
 
 import argparse
-import importlib
 
 import pytest
 
-from storage.cli import build_parser
+from inv.cli import COMMANDS, build_parser
 
 
-def _commands() -> dict[str, str]:
-    return build_parser()[1]
-
-
-@pytest.mark.parametrize("command", sorted(_commands()))
+@pytest.mark.parametrize("command", sorted(COMMANDS))
 def test_every_option_shows_its_default(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    parser, modules = build_parser()
+    parser = build_parser()
     subparser = parser._subparsers._group_actions[0].choices[command]  # type: ignore[union-attr]
-    importlib.import_module(modules[command]).add_arguments(subparser)
     missing = []
     for action in subparser._actions:
         takes_value = action.nargs != 0 and action.option_strings and not action.required

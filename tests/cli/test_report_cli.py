@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from storage.cli import main
+from inv.cli import main
 
 
 def test_report_of_an_empty_database_goes_to_data_dir(

@@ -13,11 +13,11 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.demo.run import DemoOptions, run_demo
-from bot.demo.vocabulary import NOISE, VOCABULARY
-from storage.db import dispose_engines, session_scope
+from inv.demo.run import DemoOptions, run_demo
+from inv.demo.vocabulary import NOISE, VOCABULARY
+from inv.settings import Settings
+from storage.db import dispose_engines, session_scope, use_database
 from storage.models import Answer, Cluster, Concept, GlobalExplanation, Image, Participant, Play
-from storage.settings import get_settings
 
 ARTIFACTS = Path(
     os.environ.get(
@@ -30,12 +30,14 @@ ARTIFACTS = Path(
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One fast demo run shared by the tests of this module."""
     out = tmp_path_factory.mktemp("demo") / "out"
-    saved = dict(os.environ)
-    os.environ["INV_ENV_FILE"] = ""  # no developer .env leaks into the run
+    environment = dict(os.environ)
     try:
         result = run_demo(
-            DemoOptions(out=out, seed=3, players=4, challenges=5, images=3, progress=False)
+            DemoOptions(out=out, seed=3, players=4, challenges=5, images=3, progress=False),
+            Settings(_env_file=None),  # no developer .env leaks into the run
         )
+        # The demo redirects its own settings; the process's environment stays as it was.
+        assert dict(os.environ) == environment
         with session_scope(readonly=True) as session:
             counts = {
                 "images": session.exec(select(func.count()).select_from(Image)).one(),
@@ -59,9 +61,7 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
             "top_concepts": top_concepts,
         }
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()
+        use_database(None)
         dispose_engines()
 
 
@@ -128,7 +128,7 @@ def test_export_matches_the_database(demo: dict) -> None:
 
 
 def test_vocabulary_covers_every_demo_photo() -> None:
-    from bot.demo.images import available_photos
+    from inv.demo.images import available_photos
 
     names = {photo.name for photo in available_photos()}
     assert names <= set(VOCABULARY)
@@ -191,18 +191,15 @@ def _without_timestamps(text: str) -> str:
 
 
 def test_same_seed_gives_the_same_report_and_export(demo: dict, tmp_path: Path) -> None:
-    saved = dict(os.environ)
-    os.environ["INV_ENV_FILE"] = ""
     try:
         again = run_demo(
             DemoOptions(
                 out=tmp_path / "again", seed=3, players=4, challenges=5, images=3, progress=False
-            )
+            ),
+            Settings(_env_file=None),
         )
     finally:
-        os.environ.clear()
-        os.environ.update(saved)
-        get_settings.cache_clear()
+        use_database(None)
         dispose_engines()
     first = _without_timestamps(demo["result"].report.read_text(encoding="utf-8"))
     second = _without_timestamps(again.report.read_text(encoding="utf-8"))

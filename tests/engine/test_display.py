@@ -13,9 +13,9 @@ from sqlmodel import select
 
 from engine.images import Preprocess
 from engine.precompute import clean_orphans, precompute, referenced_files
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Image as ImageRow
-from storage.settings import get_settings
 from tests.engine.engine_testkit import photo
 
 FACTORY = "tests.engine.engine_testkit:small_cnn"

@@ -9,10 +9,10 @@ import torchvision
 from PIL import Image
 from torch import nn
 
+from engine.classifiers import load_model
 from engine.hooks import capture_activations
 from engine.images import Preprocess
 from engine.layers import default_layers, inspect_layers, named_default_layers
-from engine.models import load_model
 
 LITE0_DEFAULTS = [
     "blocks.1.1.bn2",

@@ -1,4 +1,4 @@
-"""The per-layer method (ARCHITECTURE §1 steps 3–7) on numpy arrays, against direct computation."""
+"""The per-layer method on numpy arrays, against direct computation."""
 
 from __future__ import annotations
 
@@ -145,7 +145,7 @@ def test_cluster_weights_maps_and_filter(reduction: str) -> None:
     np.testing.assert_allclose(layer.channel_weights, w)
     assert layer.channel_weights.sum() == pytest.approx(100)
     np.testing.assert_array_equal(layer.kept_channels, np.flatnonzero(w > 76.8 / 40))
-    # Ranks by weight, the filter of §1.6 applied to every cluster before filtering.
+    # Ranks by weight, the cluster filter applied to every cluster before filtering.
     all_weights = np.array(
         [w[layer.kept_channels[layer.labels == r]].sum() for r in range(layer.n_clusters)]
     )

@@ -20,15 +20,15 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from engine import ExplainConfig, Explainer
-from engine.pipeline import OverlappedRunner, Timeline
+from engine.overlap import OverlappedRunner, Timeline
 from engine.precompute import clean_orphans, precompute, referenced_files
 from engine.render import load_map
-from storage.cli import main as inv_main
+from inv.cli import main as inv_main
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Cluster, ExplainedLayer
 from storage.models import Image as ImageRow
 from storage.models import Model as ModelRow
-from storage.settings import get_settings
 from tests.engine.engine_testkit import (
     SMALL_CLASSES,
     photo,
@@ -42,7 +42,14 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_precompute(folder: Path, **kwargs: object):  # type: ignore[no-untyped-def]
-    options = {"model": FACTORY, "device": "cpu", "progress": False, "batch_size": 3, "workers": 2}
+    options = {
+        "data_dir": get_settings().data_dir,
+        "model": FACTORY,
+        "device": "cpu",
+        "progress": False,
+        "batch_size": 3,
+        "workers": 2,
+    }
     options.update(kwargs)
     return precompute(folder, **options)  # type: ignore[arg-type]
 
@@ -190,7 +197,7 @@ def test_sigkill_after_first_commit_then_rerun_is_complete(
         "INV_ENV_FILE": "",
         "PYTHONPATH": str(REPO),
     }
-    command = [sys.executable, "-m", "storage.cli", "precompute", "--images", str(folder), "--model", FACTORY,
+    command = [sys.executable, "-m", "inv.cli", "precompute", "--images", str(folder), "--model", FACTORY,
                "--batch-size", "1", "--reduction", "tsne", "--device", "cpu", "--no-progress"]  # fmt: skip
     process = subprocess.Popen(
         command, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -212,7 +219,7 @@ def test_sigkill_after_first_commit_then_rerun_is_complete(
     assert report.already_done == committed and report.explained == total - committed
     check_consistent(db_engine, total)
     # Files of the image in flight at the kill are either reused (same content) or orphans.
-    clean_orphans(min_age_s=0)
+    clean_orphans(settings.data_dir, min_age_s=0)
     data_dir = settings.data_dir
     stored = {
         p.relative_to(data_dir).as_posix()

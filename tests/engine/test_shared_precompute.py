@@ -17,12 +17,12 @@ from sqlalchemy.engine import Engine
 
 from engine.precompute import precompute
 from engine.render import load_map
+from inv.settings import get_settings
 from storage import migrate
 from storage.db import dispose_engines, make_engine, session_scope
 from storage.leases import MAX_ATTEMPTS, Task, TaskQueue
 from storage.models import Cluster, PrecomputeTask
 from storage.models import Image as ImageRow
-from storage.settings import get_settings
 from tests.engine.engine_testkit import PAUSE_ENV, photo
 
 pytestmark = pytest.mark.postgres
@@ -103,7 +103,7 @@ def test_three_workers_one_killed_explain_every_image_once_like_a_single_worker(
         "INV_ENV_FILE": "",
         "PYTHONPATH": str(REPO),
     }
-    command = [sys.executable, "-m", "storage.cli", "precompute", "--images", str(folder),
+    command = [sys.executable, "-m", "inv.cli", "precompute", "--images", str(folder),
                "--model", FACTORY, "--batch-size", "2", "--device", "cpu", "--workers", "0",
                "--lease-seconds", "2", "--no-progress"]  # fmt: skip
 
@@ -158,7 +158,14 @@ def test_three_workers_one_killed_explain_every_image_once_like_a_single_worker(
     sqlite = make_engine(get_settings().sqlalchemy_url)
     migrate.upgrade(sqlite)
     report = precompute(
-        folder, model=FACTORY, device="cpu", progress=False, batch_size=5, workers=0, engine=sqlite
+        folder,
+        data_dir=single_dir,
+        model=FACTORY,
+        device="cpu",
+        progress=False,
+        batch_size=5,
+        workers=0,
+        engine=sqlite,
     )
     assert report.explained == IMAGES
     single = stored_maps(sqlite, single_dir)

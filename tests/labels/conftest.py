@@ -11,7 +11,7 @@ from sqlalchemy.engine import Engine
 from engine import rebuild as rebuild_module
 from engine.labels.embed import load_model
 from engine.labels.pipeline import LabelPipeline
-from storage.settings import get_settings
+from inv.settings import get_settings
 from tests.labels.world import World, build_world
 
 SBERT = "all-MiniLM-L6-v2"

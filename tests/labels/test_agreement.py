@@ -6,12 +6,12 @@ import pytest
 from sqlmodel import select
 
 from engine.labels.scores import Vote, label_scores
-from engine.rebuild import rebuild
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Concept, MergedCluster
-from storage.settings import get_settings
 from tests.labels.test_rebuild import DOG, L0, L1, dog_scenario
 from tests.labels.world import World
+from tests.shell import rebuild
 
 
 def _vote(

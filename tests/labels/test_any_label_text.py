@@ -19,14 +19,19 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 
-from bot import quality, scoring
-from engine.globals.charts import PanelRow, TrendLine, draw_layer_panel, draw_trend_chart
+from bot import quality
+from engine.global_explanations.charts import (
+    PanelRow,
+    TrendLine,
+    draw_layer_panel,
+    draw_trend_chart,
+)
+from engine.labels.agreement import normalize_label
 from engine.labels.pipeline import LabelPipeline
-from engine.rebuild import rebuild
 from engine.report import build_report
-from storage.export import write_export
-from storage.settings import get_settings
+from inv.settings import get_settings
 from tests.labels.world import LAYERS, World, build_world
+from tests.shell import rebuild, write_export
 
 PIECES = [
     "$", "$$", "$^{$x", "wheel$^{$x", "\\", "\\frac{", "{", "}", "}{", "^", "_", "%", "%s", "{0}",
@@ -55,11 +60,11 @@ def test_parse_and_normalise_any_message(text: str) -> None:
         assert parsed.labels and len(parsed.labels) == len(parsed.keys)
         assert all(len(label) <= 64 for label in parsed.labels)
         assert all(ch not in label for label in parsed.labels for ch in "\x00\x07\x1b")
-        assert parsed.keys == tuple(scoring.normalize_label(label) for label in parsed.labels)
+        assert parsed.keys == tuple(normalize_label(label) for label in parsed.labels)
     else:
         assert not parsed.labels
-    key = scoring.normalize_label(text)
-    assert scoring.normalize_label(key) == key  # normalising is idempotent
+    key = normalize_label(text)
+    assert normalize_label(key) == key  # normalising is idempotent
 
 
 @settings(max_examples=25, deadline=None)
@@ -119,7 +124,9 @@ def test_any_label_leaves_rebuild_report_and_export_working(
     assert report.classes_rebuilt  # every class with new answers is published
 
     out = tmp_path_factory.mktemp("out")
-    page = build_report(out / "report.html").read_text(encoding="utf-8")
+    page = build_report(out / "report.html", data_dir=get_settings().data_dir).read_text(
+        encoding="utf-8"
+    )
     assert page.rstrip().endswith("</html>")
     result = write_export(out / "export.zip")
     with zipfile.ZipFile(result.path) as archive:

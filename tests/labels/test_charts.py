@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image as PILImage
 
-from engine.globals.charts import (
+from engine.global_explanations.charts import (
     CAPTION,
     HEADER,
     MARGIN,
@@ -19,7 +19,7 @@ from engine.globals.charts import (
     draw_layer_panel,
     draw_trend_chart,
 )
-from engine.globals.overlays import OVERLAY_SIDE, merged_map
+from engine.global_explanations.overlays import OVERLAY_SIDE, merged_map
 
 
 def _overlay(path: Path, colour: tuple[int, int, int]) -> Path:

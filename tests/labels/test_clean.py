@@ -163,11 +163,12 @@ def test_fallback_chain_is_logged(
 
 
 def test_settings_choose_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
-    from storage.settings import get_settings
+    from inv.settings import get_settings
 
     monkeypatch.setenv("SPACY_MODEL", "blank")
     get_settings.cache_clear()
-    pipe = LabelPipeline()
+    labels = get_settings().label_config()
+    pipe = LabelPipeline(labels.spacy_model, labels.sbert_model)
     assert pipe.spacy_model == "blank"
     assert pipe.sbert_model == "all-MiniLM-L6-v2"
     assert pipe.spacy_pipeline_name == "blank:en+lookups"
@@ -175,7 +176,7 @@ def test_settings_choose_the_pipeline(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_importing_labels_loads_no_heavy_library() -> None:
     code = (
-        "import sys, engine.labels, engine.globals, engine.rebuild, engine.labels.agreement;"
+        "import sys, engine.labels, engine.global_explanations, engine.rebuild, engine.labels.agreement;"
         "from engine.labels import agreement_bonuses;"
         "heavy = [m for m in ('torch', 'spacy', 'sentence_transformers', 'matplotlib') "
         "if m in sys.modules]; print(heavy)"

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from engine import cli_rebuild
-from storage.cli import main
+from inv.cli import main
+from inv.commands import rebuild as cli_rebuild
 from tests.labels.test_rebuild import dog_scenario
 from tests.labels.world import World
 

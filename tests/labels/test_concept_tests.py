@@ -9,15 +9,15 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from engine.models import load_model
-from engine.rebuild import rebuild
+from engine.classifiers import load_model
 from engine.report import build_report
 from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED
+from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import ConceptTest, Model
-from storage.settings import get_settings
 from tests.labels.tcav_model import SPEC
 from tests.labels.world import World
+from tests.shell import rebuild
 
 L1 = "features.29"
 
@@ -61,7 +61,9 @@ def test_too_few_examples_are_marked_without_asking_the_network(
     }
     row = stored(world)[(0, L1, "ear")]
     assert (row.verdict, row.examples, row.score, row.generation) == (TOO_FEW_EXAMPLES, 2, None, 1)
-    page = build_report(tmp_path / "report.html", engine=world.engine).read_text("utf-8")
+    page = build_report(
+        tmp_path / "report.html", data_dir=world.data_dir, engine=world.engine
+    ).read_text("utf-8")
     assert "<td>too few examples (2)</td>" in page
     assert "Network test of its concepts: 1 too few examples." in page
 
@@ -110,5 +112,7 @@ def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
     assert rows[(0, L1, "ear")].score == row.score
     assert rows[(1, L1, "whisker")].verdict in (VALIDATED, NOT_SIGNIFICANT)
     assert {r.generation for r in rows.values()} == {2}
-    page = build_report(tmp_path / "report.html", engine=world.engine).read_text("utf-8")
+    page = build_report(
+        tmp_path / "report.html", data_dir=world.data_dir, engine=world.engine
+    ).read_text("utf-8")
     assert f"{rows[(0, L1, 'ear')].verdict} (TCAV {row.score:.2f}, p " in page

@@ -15,18 +15,19 @@ import pytest
 from sqlalchemy import select, text
 
 from engine import rebuild as rebuild_module
-from engine.rebuild import RebuildReport, rebuild
+from engine.rebuild import RebuildReport
 from storage.db import session_scope
 from storage.models import Generation, JobLock, utcnow
 from tests.labels.test_rebuild import CAT, DOG, L1, chart_files, dog_scenario, snapshot
 from tests.labels.world import World
+from tests.shell import rebuild
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def _other_process_rebuild() -> str:
     """`rebuild()` in a separate process on the same database; prints ran and the summary."""
-    code = "from engine.rebuild import rebuild; r = rebuild(); print(r.ran, '|', r.summary())"
+    code = "from tests.shell import rebuild; r = rebuild(); print(r.ran, '|', r.summary())"
     env = dict(os.environ, PYTHONPATH=str(REPO))
     out = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, cwd=REPO, timeout=120

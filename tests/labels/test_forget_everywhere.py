@@ -10,13 +10,12 @@ from sqlalchemy import select, text
 from sqlmodel import SQLModel
 
 from bot import game
-from engine.rebuild import rebuild
 from engine.report import build_report
 from storage.db import session_scope
-from storage.export import write_export
 from storage.forget import FORGOTTEN_REQUESTER
 from storage.models import Export, GlobalExplanation, Participant
 from tests.labels.world import World
+from tests.shell import rebuild, write_export
 
 L1 = "features.29"
 DOG, CAT = 0, 1
@@ -80,7 +79,7 @@ def test_a_forgotten_phrase_is_in_no_table_no_file_and_no_later_export(
         }
     kept_export = write_export(requested_by=their_pseudonym)  # a researcher who also played
     outside = write_export(tmp_path / "delivered.zip")  # a copy already outside DATA_DIR
-    build_report(world.data_dir / "reports" / "report.html")
+    build_report(world.data_dir / "reports" / "report.html", data_dir=world.data_dir)
     assert {"concept", "phrase_embedding", "answer"} <= set(tables_holding(world, UNIQUE))
     assert any(name.startswith("exports/") for name in files_holding(world.data_dir, UNIQUE))
     assert dog_charts and all((world.data_dir / c).is_file() for c in dog_charts)

@@ -13,8 +13,7 @@ from PIL import Image as PILImage
 from sqlalchemy import delete, select, text
 
 from engine import rebuild as rebuild_module
-from engine.globals.overlays import merged_map
-from engine.rebuild import rebuild
+from engine.global_explanations.overlays import merged_map
 from engine.render import load_map
 from storage.db import session_scope
 from storage.models import (
@@ -28,6 +27,7 @@ from storage.models import (
     PhraseEmbedding,
 )
 from tests.labels.world import World
+from tests.shell import rebuild
 
 L0, L1 = "features.10", "features.29"
 DOG, CAT = 0, 1

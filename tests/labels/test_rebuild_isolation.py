@@ -7,11 +7,11 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.globals import build as build_module
-from engine.rebuild import rebuild
+from engine.global_explanations import build as build_module
 from storage.db import session_scope
 from storage.models import Concept, Generation, GlobalExplanation
 from tests.labels.world import World
+from tests.shell import rebuild
 
 L0, L1 = "features.10", "features.29"
 DOG, CAT = 0, 1

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine.report_parts import Line, nice_ceiling, score_bar, trend_legend, trend_svg
-from storage.cli import main
+from inv.cli import main
 from tests.labels.test_rebuild import CAT, L1, dog_scenario
 from tests.labels.world import World
 

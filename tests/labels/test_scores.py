@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.globals.aggregate import layer_trends, rising_and_falling, top_concepts
+from engine.global_explanations.aggregate import layer_trends, rising_and_falling, top_concepts
 from engine.labels.agreement import BONUS_PER_AGREEMENT, LabelVote, agreement_bonuses
 from engine.labels.identity import KnownConcept, jaccard, match_concepts, stable_names
 from engine.labels.scores import (

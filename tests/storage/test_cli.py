@@ -106,10 +106,14 @@ def test_init_works_from_a_non_editable_install(tmp_path: Path) -> None:
     )
     assert installed.returncode == 0, installed.stderr
     assert (target / "storage" / "migrations" / "env.py").is_file()
+    # The fake Bot API checks requests against its packaged extract of the specification.
+    assert (target / "testkit" / "data" / "bot_api_facts.json").is_file()
+    (entry_points,) = target.glob("inv-*.dist-info/entry_points.txt")
+    assert "inv = inv.cli:main" in entry_points.read_text()
     data_dir = tmp_path / "data"
     workdir = tmp_path / "work"
     workdir.mkdir()
-    code = "import storage, sys; from storage.cli import main; print(storage.__file__); sys.exit(main(['init']))"
+    code = "import storage, sys; from inv.cli import main; print(storage.__file__); sys.exit(main(['init']))"
     result = subprocess.run(
         [sys.executable, "-c", code],
         cwd=workdir,

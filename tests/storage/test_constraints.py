@@ -12,6 +12,8 @@ from storage.models import Answer, AnswerConcept, Cluster, Concept, Participant,
 
 from .seed import seed_clusters
 
+KEY = b"test-pseudonym-key"
+
 
 def _count(session, model) -> int:
     return session.exec(select(func.count()).select_from(model)).one()
@@ -20,7 +22,7 @@ def _count(session, model) -> int:
 def test_second_play_of_same_cluster_is_refused_and_first_kept(any_db_engine) -> None:
     with session_scope() as session:
         cluster = seed_clusters(session, 1)[0]
-        alice = repo.get_or_create_participant(session, 1001)
+        alice = repo.get_or_create_participant(session, 1001, key=KEY)
         first = repo.create_play(session, alice.id, cluster.id, hint_level=3)
         first_id = first.id
 
@@ -38,7 +40,7 @@ def test_second_play_of_same_cluster_is_refused_and_first_kept(any_db_engine) ->
 def test_refusal_keeps_the_rest_of_the_transaction(any_db_engine) -> None:
     with session_scope() as session:
         first, second = seed_clusters(session, 2)
-        bob = repo.get_or_create_participant(session, 2002)
+        bob = repo.get_or_create_participant(session, 2002, key=KEY)
         repo.create_play(session, bob.id, first.id)
         with pytest.raises(repo.AlreadyPlayedError):
             repo.create_play(session, bob.id, first.id)
@@ -53,8 +55,8 @@ def test_deleting_a_participant_removes_everything_they_gave_and_nothing_else(
 ) -> None:
     with session_scope() as session:
         clusters = seed_clusters(session, 3)
-        leaver = repo.get_or_create_participant(session, 3003)
-        stayer = repo.get_or_create_participant(session, 4004)
+        leaver = repo.get_or_create_participant(session, 3003, key=KEY)
+        stayer = repo.get_or_create_participant(session, 4004, key=KEY)
         concept = Concept(
             class_index=0, name="ear", phrases=["ear"], first_generation=1, last_generation=1
         )
@@ -94,7 +96,7 @@ def test_deleting_a_participant_removes_everything_they_gave_and_nothing_else(
 
 def test_pseudonym_is_keyed_and_never_the_raw_id(db_engine) -> None:
     with session_scope() as session:
-        p = repo.get_or_create_participant(session, 123456789)
+        p = repo.get_or_create_participant(session, 123456789, key=KEY)
         assert "123456789" not in p.pseudonym
         assert len(p.pseudonym) == 16
     from storage.privacy import pseudonym

@@ -17,12 +17,12 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from bot import game
+from inv.settings import get_settings
 from storage.db import session_scope
-from storage.export import write_export
 from storage.models import Image, utcnow
-from storage.settings import get_settings
 from storage.spreadsheet import FORMULA_STARTS, spreadsheet_safe
-from tests.bot.seed import seed_collection
+from testkit.collection import seed_collection
+from tests.shell import write_export
 
 HOSTILE = ["=1+2", "@SUM(A1)", "-2+3", "+cmd|' /C calc'!A0", "plain words"]
 
@@ -43,7 +43,7 @@ def hostile_labels(db_engine: Engine, isolated_settings: Path, monkeypatch: pyte
         assert image is not None
         image.source_path = "/home/operator/private/photos/cat-0001.jpg"
     game.clear_catalogues()
-    game.record_consent(4242, True)
+    game.record_consent(4242, True, key=get_settings().pseudonym_key())
     challenge = game.start_challenge(4242, settings).challenge
     game.open_guess(4242, challenge.play_id)
     game.make_guess(4242, challenge.play_id, 0, settings)

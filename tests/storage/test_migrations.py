@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -9,6 +15,7 @@ from sqlalchemy import create_engine, inspect
 from sqlmodel import SQLModel
 
 import storage.models  # noqa: F401  (registers the tables)
+from alembic import command
 from storage import migrate
 from storage.db import make_engine
 
@@ -75,3 +82,42 @@ def test_plain_sqlite_engine_is_not_used_by_accident(tmp_path) -> None:
     with bare.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 0
     bare.dispose()
+
+
+def test_the_caller_names_the_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """alembic/env.py reads no settings: the URL comes from the caller (config or `-x url=`)."""
+
+    # A DATABASE_URL in the environment must not be what the migrations run on.
+    decoy = tmp_path / "decoy.db"
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{decoy}")
+    target = tmp_path / "chosen.db"
+    config = migrate.alembic_config()
+    config.attributes["url"] = f"sqlite:///{target}"
+    command.upgrade(config, "head")
+    engine = make_engine(f"sqlite:///{target}")
+    try:
+        assert migrate.is_at_head(engine)
+    finally:
+        engine.dispose()
+    assert not decoy.exists()
+
+    repo = Path(__file__).resolve().parents[2]
+    by_flag = tmp_path / "flag.db"
+    ran = subprocess.run(
+        [sys.executable, "-m", "alembic", "-x", f"url=sqlite:///{by_flag}", "upgrade", "head"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert by_flag.exists() and not decoy.exists()
+    unnamed = subprocess.run(
+        [sys.executable, "-m", "alembic", "upgrade", "head"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={k: v for k, v in os.environ.items() if k != "DATABASE_URL"},
+    )
+    assert unnamed.returncode != 0 and "-x url=" in unnamed.stderr

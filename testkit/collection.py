@@ -1,0 +1,140 @@
+"""A synthetic explained collection (Model, Image, ExplainedLayer, Cluster) with real files.
+
+What precompute would have written, without a network: crops are random RGB PNGs and cluster
+maps are map files the engine's `load_map` reads, under DATA_DIR where precompute puts them
+(paths in the database are relative to it). Tests and the load benchmarks seed the game with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image as PILImage
+from sqlmodel import Session
+
+from engine.render import encode_map
+from storage.models import Cluster, ExplainedLayer, Image, Model
+
+CLASSES = [
+    "tabby, tabby cat",
+    "golden retriever",
+    "red fox",
+    "goldfish",
+    "espresso",
+    "rocket",
+    "tulip",
+    "zebra",
+]
+
+
+@dataclass(frozen=True)
+class Collection:
+    model_id: int
+    cluster_ids: list[int]
+    gold_ids: list[int]
+    classes: list[str]
+    class_of: dict[int, int]  # cluster id -> class index
+
+
+def write_map(path: Path, values: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(encode_map(values))
+
+
+def seed_collection(
+    session: Session,
+    data_dir: Path,
+    *,
+    images: int = 3,
+    layers: int = 2,
+    clusters_per_layer: int = 2,
+    classes: list[str] | None = None,
+    size: int = 64,
+    layer_sides: Sequence[int] | None = None,
+    gold_every: int = 1,
+    seed: int = 0,
+    model_name: str = "testnet",
+) -> Collection:
+    """`images` images of distinct classes (cycling through `classes`), each with `layers`
+    layers of `clusters_per_layer` clusters.
+
+    Crops are `size` pixels square; layer `depth` has maps of `layer_sides[depth]` cells a side
+    (default: shrinking with depth). The rank-0 cluster of the deepest layer of every
+    `gold_every`-th image is gold.
+    """
+    rng = np.random.default_rng(seed)
+    names = list(classes or CLASSES)
+    sides = list(layer_sides or [4 + 2 * (layers - depth) for depth in range(layers)])
+    if len(sides) != layers:
+        raise ValueError("layer_sides must give one side per layer")
+    model = Model(
+        name=model_name, weights_hash=f"w{seed:04d}", num_classes=len(names), classes=names
+    )
+    session.add(model)
+    session.flush()
+    cluster_ids: list[int] = []
+    gold_ids: list[int] = []
+    class_of: dict[int, int] = {}
+    for i in range(images):
+        cls = i % len(names)
+        crop_rel = f"crops/{seed}-{i}.png"
+        crop_path = data_dir / crop_rel
+        crop_path.parent.mkdir(parents=True, exist_ok=True)
+        pixels = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
+        PILImage.fromarray(pixels, "RGB").save(crop_path)
+        image = Image(
+            model_id=model.id,
+            sha256=f"{seed:04d}{i:060d}",
+            config_key="cfg",
+            source_path=f"photos/{i}.jpg",
+            crop_file=crop_rel,
+            width=size,
+            height=size,
+            true_class=cls,
+            predicted_class=cls,
+            predicted_prob=0.9,
+            explained_class=cls,
+        )
+        session.add(image)
+        session.flush()
+        for depth in range(layers):
+            side = sides[depth]
+            layer = ExplainedLayer(
+                image_id=image.id,
+                layer_name=f"features.{10 + depth}",
+                depth=depth,
+                channels=64,
+                kept_channels=10,
+                height=side,
+                width=side,
+                kept_weight=90.0,
+            )
+            session.add(layer)
+            session.flush()
+            for rank in range(clusters_per_layer):
+                map_rel = f"maps/{seed}-{i}-{depth}-{rank}.png"
+                write_map(data_dir / map_rel, rng.random((side, side)).astype(np.float32))
+                gold = depth == layers - 1 and rank == 0 and i % gold_every == 0
+                cluster = Cluster(
+                    layer_id=layer.id,
+                    image_id=image.id,
+                    class_index=cls,
+                    layer_name=layer.layer_name,
+                    depth=depth,
+                    rank=rank,
+                    weight=50.0 - 10 * rank,
+                    n_maps=4,
+                    channels=[rank, rank + 1],
+                    map_file=map_rel,
+                    is_gold=gold,
+                )
+                session.add(cluster)
+                session.flush()
+                cluster_ids.append(cluster.id)
+                class_of[cluster.id] = cls
+                if gold:
+                    gold_ids.append(cluster.id)
+    return Collection(model.id, cluster_ids, gold_ids, names, class_of)
