@@ -50,9 +50,9 @@ def test_precompute_writes_the_display_copy_and_the_top_classes(
     folder.mkdir()
     for seed in range(2):
         photo(seed, size=(1200, 900)).save(folder / f"p{seed}.png")
-    report = precompute(folder, model=FACTORY, device="cpu", progress=False)
-    assert report.explained == 2
     data_dir = get_settings().data_dir
+    report = precompute(folder, model=FACTORY, device="cpu", progress=False, data_dir=data_dir)
+    assert report.explained == 2
     with session_scope(any_db_engine, readonly=True) as session:
         images = session.exec(select(ImageRow)).all()
     for image in images:
