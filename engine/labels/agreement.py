@@ -27,16 +27,29 @@ _LEADING_NON_WORD = re.compile(r"[\W_]+")
 
 
 def normalize_label(text: str) -> str:
-    """Agreement key of a label: NFKC, case-folded, whitespace collapsed, outer punctuation and a
-    leading article removed ('The  Stripes!' → 'stripes')."""
+    """Agreement key of a label: NFKC, case-folded, whitespace collapsed, outer punctuation and
+    leading articles removed ('The  Stripes!' → 'stripes').
+
+    Leading articles and punctuation are dropped until neither is left ('a "<b>"' → 'b'), so a key
+    normalises to itself: a stored key compared with a freshly normalised label never differs
+    only because one of them went through here twice. A lone article stays ('the').
+    """
     value = unicodedata.normalize("NFKC", text).casefold()
-    value = " ".join(value.split())
-    value = strip_edge_punctuation(value)
-    for article in _ARTICLES:
-        if value.startswith(article) and len(value) > len(article):
-            value = value[len(article) :]
+    value = strip_edge_punctuation(" ".join(value.split()))
+    start = 0  # one pass over the start of the text: each step consumes at least one character
+    while True:
+        lead = _LEADING_NON_WORD.match(value, start)
+        if lead is not None:
+            start = lead.end()
+            continue
+        article = next(
+            (a for a in _ARTICLES if value.startswith(a, start) and len(value) > start + len(a)),
+            None,
+        )
+        if article is None:
             break
-    return " ".join(value.split())
+        start += len(article)
+    return " ".join(value[start:].split())
 
 
 def strip_edge_punctuation(value: str) -> str:

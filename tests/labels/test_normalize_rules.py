@@ -14,7 +14,9 @@ from engine.labels.agreement import normalize_label
         ("STRASSE", "strasse"),
         ("__cat__", "cat"),  # underscores count as edge punctuation
         ("¡¡Stripes!!", "stripes"),
-        ("a the cat", "the cat"),  # one leading article only
+        ("a the cat", "cat"),  # leading articles until none is left
+        ("A\r<b>", "b"),  # an article that hides punctuation: the key normalises to itself
+        ("the , the cat", "cat"),
         ("The  Stripes!", "stripes"),
         ("the", "the"),  # an article alone stays
         ("an apple", "apple"),
@@ -23,3 +25,11 @@ from engine.labels.agreement import normalize_label
 )
 def test_normalize_label(raw: str, key: str) -> None:
     assert normalize_label(raw) == key
+
+
+@pytest.mark.parametrize(
+    "raw", ["A\r<b>", "a the cat", "the , the cat", "a .", "a a", "¡¡Stripes!!"]
+)
+def test_a_key_normalises_to_itself(raw: str) -> None:
+    key = normalize_label(raw)
+    assert normalize_label(key) == key
