@@ -98,6 +98,23 @@ def test_report_matches_the_database(demo: dict) -> None:
         assert telegram_id not in report
 
 
+def test_report_says_plainly_which_concepts_the_network_test_could_not_decide(
+    demo: dict,
+) -> None:
+    """About one photo per class: each top concept has a cluster or two, fewer than
+    MIN_CONCEPT_EXAMPLES, so every mark is "too few examples" and no verdict is invented."""
+    report = demo["result"].report.read_text(encoding="utf-8")
+    marks = re.findall(
+        r"<td>(too few examples|validated|not significant)( \([^<]*\))?</td>", report
+    )
+    assert len(marks) == len(demo["top_concepts"])
+    assert {verdict for verdict, _ in marks} == {"too few examples"}
+    assert "Network test of its concepts:" in report and "<td>validated" not in report
+    with zipfile.ZipFile(demo["result"].export) as archive:
+        rows = archive.read("concept_tests.csv").decode().splitlines()
+    assert len(rows) == 1 + len(demo["top_concepts"])
+
+
 def archive_globals(demo: dict) -> str:
     with zipfile.ZipFile(demo["result"].export) as archive:
         return archive.read("global_explanations.json").decode()
