@@ -3,7 +3,9 @@
 - never a cluster the participant already has a play for (any outcome, skips included);
 - only clusters with fewer than PLAYS_PER_CHALLENGE counted plays (skips are not counted, so a
   skipped challenge goes back to others);
-- among those, the ones closest to done first (most counted plays), ties at random;
+- with adaptive retirement, not a cluster whose top concept the last rebuild found settled;
+  clusters it found unsettled come first, then the ones closest to done (most counted plays),
+  ties at random;
 - a gold challenge with probability GOLD_RATE when one is available (always gold when nothing
   else is left, never gold when no gold is left);
 - at most DAILY_CAP challenges per participant in any 24 hours.
@@ -21,7 +23,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, func
 from sqlmodel import Session, select
 
-from storage.models import Cluster, Play
+from storage.models import Cluster, ClusterStatus, Play
 
 DAY = timedelta(days=1)
 
@@ -31,6 +33,7 @@ class Candidate:
     cluster_id: int
     plays: int
     is_gold: bool
+    unsettled: bool = False  # the last rebuild looked at it and found its top concept open
 
 
 def choose(
@@ -44,8 +47,8 @@ def choose(
     pool = gold or regular
     if gold and regular and rng.random() >= gold_rate:
         pool = regular
-    top = max(c.plays for c in pool)
-    return rng.choice([c for c in pool if c.plays == top])
+    top = max((c.unsettled, c.plays) for c in pool)
+    return rng.choice([c for c in pool if (c.unsettled, c.plays) == top])
 
 
 def daily_cap_reached(served_last_day: int, cap: int) -> bool:
@@ -89,6 +92,7 @@ class PlayCounter:
         self.expires = 0.0
         self.counts: dict[int, int] = {}
         self.clusters: list[tuple[int, bool]] = []
+        self.settled: dict[int, bool] = {}  # cluster → settled, as the last rebuild found it
 
     def invalidate(self) -> None:
         self.expires = 0.0
@@ -109,21 +113,37 @@ class PlayCounter:
                 select(Play.cluster_id, func.count()).where(counted).group_by(Play.cluster_id)
             ).all()
         }
+        self.settled = {
+            cid: bool(settled)
+            for cid, settled in session.exec(
+                select(ClusterStatus.cluster_id, ClusterStatus.settled)
+            ).all()
+        }
         self.expires = now + self.ttl
 
     def candidates(
-        self, session: Session, participant_id: int, plays_per_challenge: int, now: float
+        self,
+        session: Session,
+        participant_id: int,
+        plays_per_challenge: int,
+        now: float,
+        *,
+        adaptive: bool = False,
     ) -> list[Candidate]:
+        """Eligible clusters; with `adaptive`, settled ones are retired and unsettled marked."""
         if now >= self.expires:
             self._refresh(session, now)
         mine = set(
             session.exec(select(Play.cluster_id).where(Play.participant_id == participant_id)).all()
         )
         counts = self.counts
+        settled = self.settled if adaptive else {}
         return [
-            Candidate(cid, counts.get(cid, 0), gold)
+            Candidate(cid, counts.get(cid, 0), gold, settled.get(cid) is False)
             for cid, gold in self.clusters
-            if cid not in mine and counts.get(cid, 0) < plays_per_challenge
+            if cid not in mine
+            and counts.get(cid, 0) < plays_per_challenge
+            and not settled.get(cid, False)
         ]
 
     def served(self, cluster_id: int) -> None:

@@ -28,6 +28,8 @@ class BotConfig:
     admin_user_ids: tuple[int, ...]
     # The game
     plays_per_challenge: int
+    # Retire a challenge once the last rebuild found its top concept settled; serve unsettled first.
+    adaptive_retirement: bool
     gold_rate: float
     daily_cap: int
     min_answer_seconds: float

@@ -567,7 +567,11 @@ def start_challenge(
 
         def eligible() -> list[assignment.Candidate]:
             found = cat.plays.candidates(
-                session, participant.id or 0, settings.plays_per_challenge, time.monotonic()
+                session,
+                participant.id or 0,
+                settings.plays_per_challenge,
+                time.monotonic(),
+                adaptive=settings.adaptive_retirement,
             )
             return serving.eligible(found, photos, recent)
 
@@ -716,7 +720,8 @@ def make_guess(
         if play.is_gold:
             participant.gold_seen += 1
             participant.gold_correct += int(correct)
-            participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
+            if participant.ability is None:  # until a rebuild estimates it from every play
+                participant.trust = quality.trust(participant.gold_correct, participant.gold_seen)
         add_points(participant, gp + sp)
         return Guessed(play.id or 0, correct, fast, reveal.answer, gp, sp, reveal)
 

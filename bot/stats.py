@@ -16,6 +16,7 @@ from sqlmodel import Session, select
 from bot import dbcontext
 from bot.assignment import counted_plays
 from bot.texts import MAX_TEXT, fit, plural
+from storage.crowd_quality import crowd_quality, summary_line
 from storage.models import (
     Answer,
     Cluster,
@@ -62,6 +63,7 @@ class Stats:
     progress: list[Progress] = field(default_factory=list)
     # TCAV verdict → top concepts of the current generation with it
     concept_tests: dict[str, int] = field(default_factory=dict)
+    quality: str = ""  # one line: agreement, settled share, reliability
 
 
 def _progress(session: Session, plays_per_challenge: int) -> list[Progress]:
@@ -152,6 +154,7 @@ def collect(plays_per_challenge: int, *, now: datetime | None = None) -> Stats:
             .group_by(ConceptTest.verdict)
         ).all():
             stats.concept_tests[str(verdict)] = int(n)
+        stats.quality = summary_line(crowd_quality(session))
         return stats
 
 
@@ -169,6 +172,7 @@ def format_stats(stats: Stats) -> str:
         f"Progress: {counted:,} of {needed:,} plays done{share}; "
         f"{plural(stats.active_today, 'player')} active today; {plural(stats.answers, 'word')}; "
         f"{plural(stats.concepts, 'concept')}.",
+        *([stats.quality] if stats.quality else []),
         "",
         f"Challenges: {retired:,} of {clusters:,} finished.",
         f"Players: {stats.participants:,} joined ({stats.active:,} reachable), "

@@ -37,7 +37,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy import Integer, bindparam, delete, func, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 
 from engine.global_explanations.document import (
@@ -61,6 +61,7 @@ from storage.tables import (
     T_MODEL,
     T_PART,
     T_PLAY,
+    T_STATUS,
 )
 
 log = logging.getLogger(__name__)
@@ -220,11 +221,36 @@ class _ClassResult:
     merged: list[dict[str, Any]]
     explanations: list[dict[str, Any]]
     charts: int
+    statuses: list[dict[str, Any]] = field(default_factory=list)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _add_agreement(
+    explanations: Sequence[Any],
+    votes: Sequence[Any],
+    statuses: Sequence[dict[str, Any]],
+    clusters: Sequence[tuple[Any, ...]],
+) -> None:
+    """Each layer's payload gets its agreement figures: Krippendorff's alpha (MASI) over its
+    clusters and how many of its labelled clusters have a settled top concept."""
+    from engine.labels.reliability import ALPHA_METHOD, answer_sets, masi_alpha
+
+    layer_of = {row[0]: row[2] for row in clusters}
+    sets = answer_sets(votes)
+    settled = {s["cluster_id"] for s in statuses if s["settled"]}
+    for explanation in explanations:
+        layer = explanation.layer_name
+        mine = {c: people for c, people in sets.items() if layer_of.get(c) == layer}
+        explanation.payload["agreement"] = {
+            "alpha_masi": masi_alpha(mine),
+            "method": ALPHA_METHOD,
+            "clusters": len(mine),
+            "settled": len(settled & set(mine)),
+        }
 
 
 class _Rebuild:
@@ -251,6 +277,7 @@ class _Rebuild:
         self._since = time.monotonic()
         self.failed: dict[int, str] = {}  # class index → exception class
         self._concept_test_rows: list[dict[str, Any]] = []
+        self._abilities: Any = None
 
     def fail(self, class_index: int, stage: str, exc: BaseException) -> None:
         """Leave one class out of this generation; its previous rows are carried instead."""
@@ -332,7 +359,11 @@ class _Rebuild:
         embedded_before = pipe.embedder.embedded
         encode_before = pipe.embedder.encode_seconds
         self.progress("load", 0.02)
+        self._abilities = self._fit_abilities() if self.labels.reliability == "ability" else None
         rows, names = self._load_answers(classes, max_id)
+        if self._abilities is not None:
+            for row in rows:
+                row.trust = self._abilities.trust.get(row.participant_id, row.trust)
         pipe.cleaner  # noqa: B018 - load spaCy here, so the stage timings say what took long
         self.progress("clean", 0.05)
         cleaned_updates = self._clean(pipe, rows, names)
@@ -429,6 +460,32 @@ class _Rebuild:
             counted[class_index] = int((payload or {}).get("class_answers", 0))
         classes |= {c for c, n in counted.items() if links.get(c, 0) < n}
         return sorted(classes)
+
+    def _fit_abilities(self) -> Any:
+        """Every player's ability from all their graded plays (guesses and give-ups), warm-started
+        from the abilities the last rebuild stored; written at the switch."""
+        from engine.labels.ability import PlayCount, fit_abilities
+
+        p, c = T_PLAY, T_CLUSTER
+        graded = p.c.outcome.in_(("win", "lose", "resign"))
+        right = func.sum(func.coalesce(p.c.correct, False).cast(Integer))
+        with self.engine.connect() as conn:
+            counts = [
+                PlayCount(pid, (int(depth), int(level or 0)), int(n), int(k or 0))
+                for pid, depth, level, n, k in conn.execute(
+                    select(p.c.participant_id, c.c.depth, p.c.hint_level, func.count(), right)
+                    .select_from(p.join(c, p.c.cluster_id == c.c.id))
+                    .where(graded)
+                    .group_by(p.c.participant_id, c.c.depth, p.c.hint_level)
+                )
+            ]
+            start = {
+                pid: float(ability)
+                for pid, ability in conn.execute(
+                    select(T_PART.c.id, T_PART.c.ability).where(T_PART.c.ability.is_not(None))
+                )
+            }
+        return fit_abilities(counts, start)
 
     def _load_answers(
         self, classes: list[int], max_id: int
@@ -626,8 +683,9 @@ class _Rebuild:
         executor: Executor,
     ) -> list[_ClassResult]:
         from engine.global_explanations.build import ClassContext, cluster_infos, explain_class
+        from engine.labels.aggregation import SupportRules, aggregate, copy_sources, first_votes
         from engine.labels.agreement import LabelVote, agreement_bonuses
-        from engine.labels.scores import Vote, label_scores, merge_clusters
+        from engine.labels.scores import Vote, merge_clusters
 
         c = T_CLUSTER
         with self.engine.connect() as conn:
@@ -653,6 +711,17 @@ class _Rebuild:
                     .distinct()
                 ).all()
             )
+        # Copy-paste pairs show across classes: judged on every vote of this rebuild at once.
+        sources = copy_sources(
+            first_votes(
+                Vote(r.id, r.play_id, r.participant_id, r.cluster_id, mapping_id, 1.0, 0, False)
+                for class_index, class_rows in by_class.items()
+                if class_index not in self.failed
+                for r in class_rows
+                for mapping_id in (phrase_concept.get(class_index, {}).get(r.cleaned),)
+                if mapping_id is not None
+            )
+        )
         results: list[_ClassResult] = []
         for n, class_index in enumerate(classes):
             rows = by_class.get(class_index, [])
@@ -683,7 +752,24 @@ class _Rebuild:
                     LabelVote(v.answer_id, v.play_id, v.participant_id, v.cluster_id, v.concept)
                     for v in votes
                 )
-                scores = label_scores(votes, self.labels.min_agreement)
+                rules = SupportRules(
+                    min_agreement=self.labels.min_agreement,
+                    min_support=self.labels.min_support,
+                    min_clusters=self.labels.min_clusters,
+                )
+                support = aggregate(votes, rules, sources=sources)
+                scores = {cid: s.scores for cid, s in support.items() if s.scores}
+                statuses = [
+                    {
+                        "cluster_id": cid,
+                        "generation": self.generation,
+                        "settled": s.top_share > 0 and s.margin >= self.labels.settle_margin,
+                        "top_share": round(s.top_share, 6),
+                        "margin": round(s.margin, 6),
+                        "labellers": s.labellers,
+                    }
+                    for cid, s in sorted(support.items())
+                ]
                 infos = cluster_infos(clusters_by_class[class_index])
                 tie = lambda cid, names=concept_names: (names.get(cid, ""), cid)  # noqa: E731
                 merged = merge_clusters((infos[cid] for cid in scores if cid in infos), scores, tie)
@@ -713,6 +799,7 @@ class _Rebuild:
                     lambda f, base=base, step=step: self.progress("charts", base + step * f),
                     executor,
                 )
+                _add_agreement(explanations, votes, statuses, clusters_by_class[class_index])
                 results.append(
                     _ClassResult(
                         class_index=class_index,
@@ -759,6 +846,7 @@ class _Rebuild:
                         ],
                         charts=len([e for e in explanations if e.chart_file])
                         + (1 if trend_file else 0),
+                        statuses=statuses,
                     )
                 )
             except Exception as exc:
@@ -832,9 +920,29 @@ class _Rebuild:
                     [{"b_id": k, "cleaned": v} for k, v in cleaned_updates.items()],
                 )
             self._recompute_points(conn, classes, gen)
+            self._write_quality(conn, [c for c in classes if c not in self.failed], results)
             generations.switch(
                 conn, gen, answers_seen=max_id, classes=classes, failed_classes=self.failed
             )
+
+    def _write_quality(
+        self, conn: Connection, classes: list[int], results: list[_ClassResult]
+    ) -> None:
+        """Players' abilities and trusts; the settledness of the rebuilt classes' clusters."""
+        fit = self._abilities
+        if fit is not None and fit.ability:
+            conn.execute(
+                update(T_PART).where(T_PART.c.id == bindparam("b_id")),
+                [
+                    {"b_id": pid, "ability": fit.ability[pid], "trust": fit.trust[pid]}
+                    for pid in sorted(fit.ability)
+                ],
+            )
+        rebuilt = select(T_CLUSTER.c.id).where(T_CLUSTER.c.class_index.in_(classes))
+        conn.execute(delete(T_STATUS).where(T_STATUS.c.cluster_id.in_(rebuilt)))
+        rows = [row for r in results for row in r.statuses]
+        for start in range(0, len(rows), _INSERT_BATCH):
+            conn.execute(insert(T_STATUS), rows[start : start + _INSERT_BATCH])
 
     def _recompute_points(self, conn: Connection, classes: list[int], gen: int | None) -> None:
         """Everyone with answers in `classes` gets their points recomputed from this generation."""

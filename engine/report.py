@@ -34,6 +34,7 @@ from engine.report_parts import (
     trend_svg,
 )
 from storage import generations
+from storage.crowd_quality import crowd_quality, summary_line
 from storage.db import session_scope
 from storage.models import (
     Answer,
@@ -342,6 +343,32 @@ def _section_globals(
     return "".join(parts)
 
 
+def _section_quality(quality: dict[str, Any]) -> str:
+    """Agreement per class × layer, settled clusters and the spread of players' reliability."""
+    agreement, reliability = quality["agreement"], quality["reliability"]
+    rows = "".join(
+        f"<tr><td>{html.escape(str(r['class_name'] or r['class_index']))}</td>"
+        f"<td>{html.escape(r['layer_name'])}</td>"
+        f"<td>{'–' if r['alpha_masi'] is None else format(r['alpha_masi'], '.2f')}</td>"
+        f"<td>{r['settled']}/{r['clusters']}</td></tr>"
+        for r in agreement["per_class_layer"]
+    )
+    bins = "".join(
+        f"<tr><td>{b['low']:.1f}–{b['high']:.1f}</td><td>{b['players']}</td></tr>"
+        for b in reliability["bins"]
+    )
+    method = html.escape(agreement["method"] or "Krippendorff's alpha, MASI distance")
+    return (
+        '<section id="quality"><h2>Agreement and reliability</h2>'
+        f"<p>{html.escape(summary_line(quality))}</p>"
+        f"<p><small>{method}; 1 = full agreement, 0 = chance.</small></p>"
+        "<table><tr><th>class</th><th>layer</th><th>alpha</th><th>settled clusters</th></tr>"
+        f"{rows}</table>"
+        f"<p>Reliability ({html.escape(reliability['source'])}), players per trust range:</p>"
+        f"<table><tr><th>trust</th><th>players</th></tr>{bins}</table></section>"
+    )
+
+
 def _section_crowd(stats: CrowdStats) -> str:
     outcomes = ", ".join(
         f"{html.escape(str(k or 'open'))}: {v}" for k, v in sorted(stats.outcomes.items(), key=str)
@@ -419,6 +446,7 @@ def build_report(
             ).all()
         )
         body = reading_guide(scale) + _section_crowd(stats)
+        body += _section_quality(crowd_quality(session))
         body += _section_globals(session, data_dir, classes, generation)
         body += _section_images(session, data_dir, classes, generation)
         image_count = session.exec(select(func.count()).select_from(Image)).one()
@@ -433,7 +461,7 @@ def build_report(
         f"{html.escape(', '.join(layer_names))}. Written {datetime.now(UTC):%Y-%m-%d %H:%M} UTC.</p>"
         + (f"<p>{html.escape(note)}</p>" if note else "")
         + '<nav><a href="#guide">How to read this</a><a href="#crowd">Crowd</a>'
-        '<a href="#global">Global explanations</a>'
+        '<a href="#quality">Agreement</a><a href="#global">Global explanations</a>'
         '<a href="#local">Local explanations</a></nav>'
         f"{body}</body></html>"
     )

@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     spacy_model: str = DEFAULT_SPACY_MODEL
     # A concept counts for a cluster once this many different players gave it there.
     min_agreement: int = Field(DEFAULT_MIN_AGREEMENT, ge=1)
+    # ... and their reliability-weighted share of everyone who labelled the cluster is this much,
+    min_support: float = Field(0.3, ge=0.0, le=1.0)
+    # ... and it passes both on at least this many clusters of its class (a stray word shared by
+    # two players once does not recur; what a class looks like does).
+    min_clusters: int = Field(2, ge=1)
+    # Whose labels weigh how much: "ability" (estimated by each rebuild from every play with its
+    # difficulty) or "gold" (the smoothed gold accuracy alone).
+    reliability: Literal["ability", "gold"] = "ability"
+    # A cluster's top concept is settled when its weighted share of the labellers leads the
+    # runner-up's by this much; with ADAPTIVE_RETIREMENT settled clusters stop being served.
+    settle_margin: float = Field(0.3, ge=0.0, le=1.0)
+    adaptive_retirement: bool = True
     sbert_model: str = DEFAULT_SBERT_MODEL
     # A top concept is tested against the network (TCAV) only with this many example clusters.
     min_concept_examples: int = Field(DEFAULT_MIN_CONCEPT_EXAMPLES, ge=2)
@@ -225,6 +237,10 @@ class Settings(BaseSettings):
             sbert_model=self.sbert_model,
             min_agreement=self.min_agreement,
             min_concept_examples=self.min_concept_examples,
+            min_support=self.min_support,
+            min_clusters=self.min_clusters,
+            reliability=self.reliability,
+            settle_margin=self.settle_margin,
         )
 
     def export_parameters(self) -> dict[str, Any]:
@@ -243,6 +259,7 @@ class Settings(BaseSettings):
             telegram_api_base_file_url=self.telegram_api_base_file_url,
             admin_user_ids=tuple(self.admin_user_ids),
             plays_per_challenge=self.plays_per_challenge,
+            adaptive_retirement=self.adaptive_retirement,
             gold_rate=self.gold_rate,
             daily_cap=self.daily_cap,
             min_answer_seconds=self.min_answer_seconds,

@@ -43,7 +43,11 @@ DESCRIPTIONS: dict[str, dict[str, tuple[str, str | None]]] = {
         "pseudonym": ("HMAC of the Telegram id; no Telegram id or name is exported", None),
         "consent_at": ("when the participant agreed to take part (UTC)", None),
         "consent_declined_at": ("when the participant declined (UTC)", None),
-        "trust": ("weight of the participant's labels, 0 to 1, from gold challenges", None),
+        "trust": (
+            "weight of the participant's labels, 0 to 1: expected accuracy from the ability the "
+            "last rebuild estimated from every play (gold accuracy before any rebuild)",
+            None,
+        ),
         "gold_seen": ("gold challenges played", None),
         "gold_correct": ("gold challenges guessed right", None),
         "points": ("game points", "points"),

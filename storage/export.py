@@ -52,6 +52,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from storage import generations
+from storage.crowd_quality import crowd_quality
 from storage.datapackage import datapackage, table_resource
 from storage.db import get_engine, session_scope
 from storage.export_parts import (
@@ -501,6 +502,7 @@ def write_export(
                         "numeric fields are unchanged"
                     ),
                     "image_paths": "images.csv source_path is the source image's file name",
+                    "crowd_quality": crowd_quality(session),
                 }
                 zf.writestr(
                     "manifest.json", json.dumps(manifest, indent=2, ensure_ascii=False, default=str)

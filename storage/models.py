@@ -137,6 +137,25 @@ class Cluster(SQLModel, table=True):
     active: bool = Field(default=True, description="served to players")
 
 
+class ClusterStatus(SQLModel, table=True):
+    """How settled a cluster's top concept was at the last rebuild that looked at its class.
+
+    Written by the rebuild (the cluster row itself is never changed by it); read by the
+    assignment, which serves unsettled clusters first and retires settled ones.
+    """
+
+    __tablename__ = "cluster_status"
+
+    cluster_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("cluster.id", ondelete="CASCADE"), primary_key=True)
+    )
+    generation: int
+    settled: bool = Field(default=False, index=True)
+    top_share: float = 0.0  # reliability-weighted share of labellers giving the top concept
+    margin: float = 0.0  # top share minus the runner-up's
+    labellers: int = 0  # independent sources that labelled the cluster
+
+
 class RenderedPhoto(SQLModel, table=True):
     """Telegram's file_id for a challenge photo at one hint level, reused after the first upload."""
 
@@ -166,6 +185,9 @@ class Participant(SQLModel, table=True):
     consent_declined_at: datetime | None = None
     active: bool = True
     trust: float = 0.5
+    # Ability (logit scale) estimated by the last rebuild from every graded play; None until
+    # then, when trust is the smoothed gold accuracy.
+    ability: float | None = None
     gold_seen: int = 0
     gold_correct: int = 0
     # Guess and streak points plus, per answer, the reconciled agreement bonus of the current

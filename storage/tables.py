@@ -10,6 +10,7 @@ from storage.models import (
     Answer,
     AnswerConcept,
     Cluster,
+    ClusterStatus,
     Concept,
     ConceptTest,
     Export,
@@ -39,3 +40,4 @@ T_GEN = Generation.__table__
 T_LOCK = JobLock.__table__
 T_EMBED = PhraseEmbedding.__table__
 T_EXPORT = Export.__table__
+T_STATUS = ClusterStatus.__table__

@@ -20,3 +20,11 @@ class LabelConfig:
     sbert_model: str = DEFAULT_SBERT_MODEL
     min_agreement: int = DEFAULT_MIN_AGREEMENT
     min_concept_examples: int = DEFAULT_MIN_CONCEPT_EXAMPLES
+    # ... and a concept needs this reliability-weighted share of a cluster's labellers there, and
+    # to pass on `min_clusters` clusters of its class (see engine.labels.aggregation).
+    min_support: float = 0.3
+    min_clusters: int = 2
+    # Label weights: "ability" (estimated by each rebuild from every play) or "gold".
+    reliability: str = "ability"
+    # The lead of a cluster's top concept that settles it (adaptive retirement).
+    settle_margin: float = 0.3

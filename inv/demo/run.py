@@ -44,6 +44,11 @@ class DemoOptions:
     model: str | None = None
     time_scale: float = DEFAULT_TIME_SCALE
     progress: bool = True
+    plays_per_challenge: int = DEMO_PLAYS_PER_CHALLENGE
+    # Retire a cluster early once a rebuild finds its top concept settled; rebuilds run during
+    # play every `rebuild_every` plays (0: only once at the end, so nothing retires early).
+    adaptive: bool = True
+    rebuild_every: int = 0
 
 
 @dataclass
@@ -81,7 +86,8 @@ def demo_settings(settings: Settings, options: DemoOptions) -> Settings:
         "database_url": f"sqlite:///{data_dir / 'inv.db'}",
         "min_answer_seconds": round(settings.min_answer_seconds * options.time_scale, 4),
         "pseudonym_secret": SecretStr(f"inv-demo-pseudonym-key-seed-{options.seed:012d}"),
-        "plays_per_challenge": DEMO_PLAYS_PER_CHALLENGE,
+        "plays_per_challenge": options.plays_per_challenge,
+        "adaptive_retirement": options.adaptive,
         # The demo's players act at its time scale, far faster than people: no flood limit.
         "flood_rate": 0.0,
         "layers": None,
@@ -164,6 +170,8 @@ def play(settings: Settings, options: DemoOptions) -> object:
                 players=options.players,
                 challenges=options.challenges,
                 time_scale=options.time_scale,
+                rebuild_every=options.rebuild_every,
+                rebuild=lambda: _rebuild_quietly(settings),
             )
             import sys
 
@@ -198,6 +206,15 @@ def stored_answers() -> int:
 
     with session_scope(readonly=True) as session:
         return int(session.execute(select(func.count()).select_from(Answer)).scalar_one())
+
+
+def _rebuild_quietly(settings: Settings) -> None:
+    """An incremental rebuild while the crowd plays, as the bot's scheduled job would run."""
+    from inv.wiring import rebuild_function
+
+    report = rebuild_function(settings)()
+    if report.ran and not report.ok:
+        raise RuntimeError(f"rebuild failed: {report.summary()}")
 
 
 def rebuild_all(settings: Settings, progress: bool) -> object:

@@ -165,9 +165,8 @@ VOCABULARY: dict[str, list[list[str]]] = {
     ],
 }
 
-# Non-answers (which cleaning drops) and off-topic words, each from a different field, so that
-# no two noise words are synonyms that could add up to a concept.
-NOISE: tuple[str, ...] = (
+# Non-answers, which cleaning drops.
+NON_ANSWERS: tuple[str, ...] = (
     "idk",
     "no idea",
     "lol",
@@ -178,6 +177,11 @@ NOISE: tuple[str, ...] = (
     "???",
     "whatever",
     "random",
+)
+
+# Off-topic words, each from a different field, so that no two noise words are synonyms that
+# could add up to a concept.
+NOISE_WORDS: tuple[str, ...] = (
     "pizza",
     "homework",
     "monday",
@@ -230,17 +234,24 @@ NOISE: tuple[str, ...] = (
     "galaxy",
 )
 
+NOISE: tuple[str, ...] = NON_ANSWERS + NOISE_WORDS
 
-def _form_weights(count: int) -> list[float]:
-    """Plain form 50%, the typo (last form) 8%, the variants share the rest."""
+
+def _form_weights(count: int, typo_weight: float = 0.08) -> list[float]:
+    """Plain form 50%, the typo (last form) `typo_weight`, the variants share the rest."""
     if count < 3:
         return [1.0] * count
-    variant = 0.42 / (count - 2)
-    return [0.5] + [variant] * (count - 2) + [0.08]
+    variant = max(0.0, 1.0 - 0.5 - typo_weight) / (count - 2)
+    return [0.5] + [variant] * (count - 2) + [typo_weight]
 
 
 def labels_for(
-    photo: str, rng: random.Random, *, noise_rate: float = 0.3, count: int = 2
+    photo: str,
+    rng: random.Random,
+    *,
+    noise_rate: float = 0.3,
+    count: int = 2,
+    typo_weight: float = 0.08,
 ) -> list[str]:
     """`count` labels a player might type about `photo`, each noise with probability noise_rate.
 
@@ -256,5 +267,5 @@ def labels_for(
             continue
         weights = [1.0 / (rank + 1) for rank in range(len(concepts))]
         forms = rng.choices(concepts, weights=weights)[0]
-        labels.append(rng.choices(forms, weights=_form_weights(len(forms)))[0])
+        labels.append(rng.choices(forms, weights=_form_weights(len(forms), typo_weight))[0])
     return labels

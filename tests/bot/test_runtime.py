@@ -27,7 +27,7 @@ from bot import assignment, game
 from bot.runtime import PerUserUpdateProcessor, ResilientRateLimiter
 from inv.settings import get_settings
 from storage.db import session_scope
-from storage.models import Play
+from storage.models import ClusterStatus, Play
 from testkit.collection import Collection
 from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
@@ -209,6 +209,42 @@ def test_retirement_after_plays_per_challenge(
     # Every regular cluster got exactly 2 plays; then gold ones (nothing else left) were served.
     assert all(served.get(c) == 2 for c in regular)
     assert max(served.values()) == 2
+
+
+@pytest.mark.parametrize("adaptive", [True, False])
+def test_adaptive_retirement_skips_settled_clusters_and_serves_unsettled_first(
+    bot_env: Engine, collection: Collection, monkeypatch: pytest.MonkeyPatch, adaptive: bool
+) -> None:
+    monkeypatch.setenv("PLAYS_PER_CHALLENGE", "3")
+    monkeypatch.setenv("GOLD_RATE", "0")
+    monkeypatch.setenv("ADAPTIVE_RETIREMENT", str(adaptive).lower())
+    get_settings.cache_clear()
+    settings = get_settings().bot_config()
+    regular = [c for c in collection.cluster_ids if c not in collection.gold_ids]
+    settled, unsettled = regular[0], regular[-1]
+    with session_scope() as session:
+        session.add(ClusterStatus(cluster_id=settled, generation=1, settled=True, labellers=2))
+        session.add(ClusterStatus(cluster_id=unsettled, generation=1, settled=False, labellers=2))
+    first_served: list[int] = []
+    served: dict[int, int] = {}
+    for uid in range(1, 40):
+        game.record_consent(uid, True, key=settings.pseudonym_key)
+        try:
+            started = game.start_challenge(uid, settings, rng=random.Random(uid))
+        except game.GameError as exc:
+            assert exc.code == "no_challenges"
+            continue
+        game.open_guess(uid, started.challenge.play_id)
+        first_served.append(started.challenge.cluster_id)
+        served[started.challenge.cluster_id] = served.get(started.challenge.cluster_id, 0) + 1
+    if adaptive:
+        # The rebuild found it settled: retired before PLAYS_PER_CHALLENGE.
+        assert settled not in served
+        # The one it found unsettled comes first, until it retires at PLAYS_PER_CHALLENGE.
+        assert first_served[:3] == [unsettled] * 3
+    else:
+        assert served[settled] == 3
+    assert max(served.values()) == 3
 
 
 # ---- logs and the command line --------------------------------------------------------------------

@@ -200,6 +200,17 @@ def test_choose_prefers_challenges_closest_to_done() -> None:
     assert assignment.choose([], gold_rate=0.5, rng=rng) is None
 
 
+def test_choose_serves_clusters_a_rebuild_found_unsettled_first() -> None:
+    rng = random.Random(0)
+    candidates = [
+        Candidate(1, 0, False, unsettled=True),
+        Candidate(2, 3, False),
+        Candidate(3, 1, False, unsettled=True),
+    ]
+    picks = {assignment.choose(candidates, gold_rate=0.0, rng=rng).cluster_id for _ in range(50)}
+    assert picks == {3}  # unsettled first, then closest to done among them
+
+
 def test_gold_rate() -> None:
     rng = random.Random(1)
     candidates = [Candidate(1, 0, True), Candidate(2, 0, False)]

@@ -47,9 +47,13 @@ def world(
 ) -> World:
     """A small explained collection on SQLite, and on PostgreSQL when a server is configured.
 
-    Its expected values are computed by hand with the paper's score alone, so single votes
-    count (MIN_AGREEMENT=1); test_agreement.py covers the agreement rule.
+    Its expected values are computed by hand with the paper's score alone: single votes count
+    (MIN_AGREEMENT=1, no relative support, no recurrence) and the stored trusts weigh them
+    (RELIABILITY=gold); test_agreement.py and test_aggregation.py cover those rules.
     """
     monkeypatch.setenv("MIN_AGREEMENT", "1")
+    monkeypatch.setenv("MIN_SUPPORT", "0")
+    monkeypatch.setenv("MIN_CLUSTERS", "1")
+    monkeypatch.setenv("RELIABILITY", "gold")
     get_settings.cache_clear()
     return build_world(any_db_engine, isolated_settings)
