@@ -74,12 +74,6 @@ def parse_args() -> argparse.Namespace:
         "--no-references", action="store_true", help="skip the reference bots R1 and R2"
     )
     parser.add_argument(
-        "--switch-interval",
-        type=float,
-        default=None,
-        help="sys.setswitchinterval for this process, every bot alike (default: Python's 5 ms)",
-    )
-    parser.add_argument(
         "--no-record", action="store_true", help="write no JSON record to benchmarks/results/"
     )
     parser.add_argument("--backlog", type=int, default=5000, help="updates in the saturation phase")
@@ -682,8 +676,6 @@ def main() -> int:
     from benchmarks.record import Record, load_average
 
     args = parse_args()
-    if args.switch_interval:
-        sys.setswitchinterval(args.switch_interval)
     record = Record("bot_load")
     tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
     admin_url, db_name = prepare_environment(args, tmp)
