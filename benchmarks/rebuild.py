@@ -291,9 +291,9 @@ def _reference_encoding() -> tuple[float, int]:
     from sqlalchemy import select
 
     from engine.labels.embed import Embedder, resolve_model
+    from inv.settings import get_settings
     from storage.db import get_engine
     from storage.models import PhraseEmbedding
-    from inv.settings import get_settings
 
     model_name = get_settings().sbert_model
     table = PhraseEmbedding.__table__
