@@ -74,12 +74,6 @@ def parse_args() -> argparse.Namespace:
         "--no-references", action="store_true", help="skip the reference bots R1 and R2"
     )
     parser.add_argument(
-        "--switch-interval",
-        type=float,
-        default=None,
-        help="sys.setswitchinterval for this process, every bot alike (default: Python's 5 ms)",
-    )
-    parser.add_argument(
         "--no-record", action="store_true", help="write no JSON record to benchmarks/results/"
     )
     parser.add_argument("--backlog", type=int, default=5000, help="updates in the saturation phase")
@@ -488,6 +482,9 @@ def run_reference(args: argparse.Namespace, tmp: Path, *, write: bool) -> dict[s
             "ceiling_updates_per_s": ceiling["sent"] / ceiling["seconds"],
             "cpu_ms_per_update": 1000 * (cpu[2] - cpu[1]) / max(ceiling["sent"], 1),
             "requests_per_update": ceiling["requests_per_update"],
+            # CPU seconds per wall second the bot got in its ceiling phase: on a shared machine
+            # a ceiling is only comparable with another one measured at a similar share.
+            "cpu_share": (cpu[2] - cpu[1]) / max(ceiling["seconds"], 1e-9),
             "updates": sent,
             "rows_written": written,
             "lost": bool(errors) or (written is not None and written != sent),
@@ -495,7 +492,8 @@ def run_reference(args: argparse.Namespace, tmp: Path, *, write: bool) -> dict[s
         print(
             f"{name}: ceiling {figures['ceiling_updates_per_s']:.0f} updates/s, "
             f"{figures['cpu_ms_per_update']:.2f} ms CPU per update, "
-            f"{figures['requests_per_update']:.2f} server requests per update"
+            f"{figures['requests_per_update']:.2f} server requests per update, "
+            f"{figures['cpu_share']:.2f} CPU s per s"
             + (f", {written} rows for {sent} updates" if written is not None else "")
             + (f"; errors: {errors[:3]}" if errors else "")
         )
@@ -574,7 +572,8 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
         print(
             f"inv: ceiling {ceiling['sent']} updates in {ceiling['seconds']:.2f} s = "
             f"{throughput:.0f} updates/s, {cpu_ceiling:.2f} ms CPU per update, "
-            f"{ceiling['requests_per_update']:.2f} server requests per update"
+            f"{ceiling['requests_per_update']:.2f} server requests per update, "
+            f"{(cpu[2] - cpu[1]) / max(ceiling['seconds'], 1e-9):.2f} CPU s per s"
         )
         print(
             f"  steady load: {steady['sent']} updates offered in {steady['sending_seconds']:.1f} s "
@@ -636,6 +635,7 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             "ceiling_updates_per_s": throughput,
             "cpu_ms_per_update": cpu_ceiling,
             "requests_per_update": ceiling["requests_per_update"],
+            "cpu_share": (cpu[2] - cpu[1]) / max(ceiling["seconds"], 1e-9),
             "steady_offered_per_s": offered,
             "steady_fraction_of_ceiling": offered / max(throughput, 1e-9),
             "steady_latency_ms": lat,
@@ -682,8 +682,6 @@ def main() -> int:
     from benchmarks.record import Record, load_average
 
     args = parse_args()
-    if args.switch_interval:
-        sys.setswitchinterval(args.switch_interval)
     record = Record("bot_load")
     tmp = Path(tempfile.mkdtemp(prefix="inv-bot-load-"))
     admin_url, db_name = prepare_environment(args, tmp)

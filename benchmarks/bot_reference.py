@@ -112,10 +112,11 @@ async def answer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                 chat_id=chat_id, message_id=message_id, caption="Which one?", reply_markup=OPTIONS
             )
         elif data.startswith("o:"):
-            await bot.edit_message_caption(
+            # The answer shows the whole photo, as inv's reveal does.
+            await bot.edit_message_media(
+                InputMediaPhoto(photo, caption="Now name what you saw"),
                 chat_id=chat_id,
                 message_id=message_id,
-                caption="Now name what you saw",
                 reply_markup=DONE,
             )
         else:
