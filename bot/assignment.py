@@ -37,9 +37,19 @@ class Candidate:
 
 
 def choose(
-    candidates: Sequence[Candidate], *, gold_rate: float, rng: random.Random
+    candidates: Sequence[Candidate],
+    *,
+    gold_rate: float,
+    rng: random.Random,
+    fewest_first: bool = False,
 ) -> Candidate | None:
-    """The next challenge among `candidates` (all eligible), or None when there is none."""
+    """The next challenge among `candidates` (all eligible), or None when there is none.
+
+    `fewest_first` (adaptive retirement, once a rebuild has judged clusters): after the clusters
+    found unsettled, the ones with the fewest plays, so that a rebuild sees each cluster's first
+    plays before it gets more; closest to done first would fill a cluster to the cap between two
+    rebuilds and leave nothing to save.
+    """
     if not candidates:
         return None
     gold = [c for c in candidates if c.is_gold]
@@ -47,8 +57,9 @@ def choose(
     pool = gold or regular
     if gold and regular and rng.random() >= gold_rate:
         pool = regular
-    top = max((c.unsettled, c.plays) for c in pool)
-    return rng.choice([c for c in pool if (c.unsettled, c.plays) == top])
+    sign = -1 if fewest_first else 1
+    top = max((c.unsettled, sign * c.plays) for c in pool)
+    return rng.choice([c for c in pool if (c.unsettled, sign * c.plays) == top])
 
 
 def daily_cap_reached(served_last_day: int, cap: int) -> bool:
@@ -93,6 +104,11 @@ class PlayCounter:
         self.counts: dict[int, int] = {}
         self.clusters: list[tuple[int, bool]] = []
         self.settled: dict[int, bool] = {}  # cluster → settled, as the last rebuild found it
+
+    @property
+    def judged(self) -> bool:
+        """Whether the last rebuild has judged any cluster's settledness."""
+        return bool(self.settled)
 
     def invalidate(self) -> None:
         self.expires = 0.0

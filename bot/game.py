@@ -577,7 +577,12 @@ def start_challenge(
 
         candidates = eligible()
         for _attempt in range(3):
-            choice = assignment.choose(candidates, gold_rate=settings.gold_rate, rng=rng)
+            choice = assignment.choose(
+                candidates,
+                gold_rate=settings.gold_rate,
+                rng=rng,
+                fewest_first=settings.adaptive_retirement and cat.plays.judged,
+            )
             if choice is None:
                 raise GameError("no_challenges", finished=finished, skipped=skipped)
             info = _info(session, choice.cluster_id)

@@ -211,6 +211,20 @@ def test_choose_serves_clusters_a_rebuild_found_unsettled_first() -> None:
     assert picks == {3}  # unsettled first, then closest to done among them
 
 
+def test_adaptive_retirement_spreads_plays_once_a_rebuild_has_judged() -> None:
+    rng = random.Random(0)
+    candidates = [
+        Candidate(1, 2, False, unsettled=True),
+        Candidate(2, 4, False, unsettled=True),
+        Candidate(3, 3, False),
+        Candidate(4, 0, False),
+    ]
+    pick = assignment.choose(candidates, gold_rate=0.0, rng=rng, fewest_first=True)
+    assert pick.cluster_id == 1  # unsettled first, the fewest plays among them
+    rest = [c for c in candidates if not c.unsettled]
+    assert assignment.choose(rest, gold_rate=0.0, rng=rng, fewest_first=True).cluster_id == 4
+
+
 def test_gold_rate() -> None:
     rng = random.Random(1)
     candidates = [Candidate(1, 0, True), Candidate(2, 0, False)]
