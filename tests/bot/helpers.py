@@ -26,6 +26,9 @@ class BotRunner:
             "timeouts": TEST_TIMEOUTS,
             "retry_backoff": 0.05,
             "rng": random.Random(7),
+            # Scripted players press faster than people: the flood limit is off unless a test
+            # sets it (test_flood does).
+            "flood_rate": 0.0,
             **self.options,
         }
         return bot_application(
