@@ -10,26 +10,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
 
 from telegram import CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto, Message
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import game, photos, texts, views
+from bot.replies import not_modified
+from bot.services import services
 
 log = logging.getLogger(__name__)
 
 Context = ContextTypes.DEFAULT_TYPE
 WORDS_KEY = "words_message"  # chat_data: {"play_id": int, "message_id": int}
-
-
-def _not_modified(exc: BadRequest) -> bool:
-    return "not modified" in str(exc).lower()
-
-
-def _services(context: Context) -> Any:
-    return context.application.bot_data["services"]
 
 
 def result_caption(result: game.Guessed) -> str:
@@ -64,7 +57,7 @@ async def show_whole_photo(
     markup: InlineKeyboardMarkup | None,
 ) -> None:
     """Replace the pressed challenge message by the whole photo with `caption`."""
-    svc = _services(context)
+    svc = services(context)
     message = query.message
     if not isinstance(message, Message):
         await context.bot.send_message(query.from_user.id, caption, reply_markup=markup)
@@ -85,7 +78,7 @@ async def show_whole_photo(
     try:
         result = await edit(media)
     except BadRequest as exc:
-        if _not_modified(exc):
+        if not_modified(exc):
             return
         if not (reveal.file_id and photos.is_bad_file_id(exc)):
             raise
@@ -109,7 +102,7 @@ async def list_words(context: Context, chat_id: int, added: game.LabelsAdded) ->
             )
             return
         except BadRequest as exc:
-            if _not_modified(exc):
+            if not_modified(exc):
                 return
             log.info("could not edit the words message (%s); sending a new one", exc)
     message = await context.bot.send_message(chat_id, text, reply_markup=markup)
@@ -155,7 +148,7 @@ async def show_summary(context: Context, query: CallbackQuery, finished: game.Fi
             )
             return
         except BadRequest as exc:
-            if _not_modified(exc):
+            if not_modified(exc):
                 return
             log.info("could not put the summary under the photo (%s); sending it", exc)
     await context.bot.send_message(chat_id, text, reply_markup=views.next_keyboard())
