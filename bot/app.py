@@ -16,6 +16,7 @@ import asyncio
 import concurrent.futures
 import logging
 import random
+import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +36,12 @@ from bot import admin, flood, handlers, texts
 from bot.config import BotConfig
 from bot.ratelimit import PerChatRateLimiter
 from bot.redact import protect_token, quiet_url_loggers
-from bot.runtime import DbRunner, PerUserUpdateProcessor, ResilientRateLimiter
+from bot.runtime import (
+    DbRunner,
+    PerUserUpdateProcessor,
+    ResilientRateLimiter,
+    shorten_switch_interval,
+)
 from bot.services import Services
 from storage.db import make_engine
 
@@ -158,6 +164,7 @@ async def register_commands(app: Application) -> None:
 
 
 async def _post_init(app: Application) -> None:
+    app.bot_data["switch_interval_before"] = shorten_switch_interval()
     await register_commands(app)
 
 
@@ -165,6 +172,9 @@ async def _post_shutdown(app: Application) -> None:
     svc: Services = app.bot_data["services"]
     svc.db.shutdown()
     svc.rebuild_pool.shutdown(wait=False)
+    before = app.bot_data.pop("switch_interval_before", None)
+    if before is not None:
+        sys.setswitchinterval(before)
 
 
 # ---- running ------------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from telegram import Chat, Message, Update, User
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
 from bot import assignment, game
-from bot.runtime import PerUserUpdateProcessor, ResilientRateLimiter
+from bot.runtime import SWITCH_INTERVAL_S, PerUserUpdateProcessor, ResilientRateLimiter
 from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import ClusterStatus, Play
@@ -277,6 +277,20 @@ def test_the_token_never_reaches_a_log(
             logging.Formatter().formatException(record.exc_info) if record.exc_info else ""
         )
         assert secret not in text, record.name
+
+
+def test_the_bot_shortens_the_switch_interval_while_it_runs_and_restores_it(
+    fake: FakeTelegram, bot_env: Engine
+) -> None:
+    before = sys.getswitchinterval()
+    assert before != SWITCH_INTERVAL_S
+    runner = BotRunner(fake).start()
+    try:
+        assert sys.getswitchinterval() == SWITCH_INTERVAL_S
+        assert SWITCH_INTERVAL_S == 0.0005
+    finally:
+        runner.stop()
+    assert sys.getswitchinterval() == before
 
 
 def _free_port() -> int:
