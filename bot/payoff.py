@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto, Message
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
 from bot import photo_file_ids, photos, play_results, texts, views
+from bot.photo_messages import StoredPhoto, edit_photo
 from bot.replies import not_modified
 from bot.services import services
 
@@ -63,38 +65,9 @@ async def show_whole_photo(
         await context.bot.send_message(query.from_user.id, caption, reply_markup=markup)
         return
     caption = texts.fit(caption, texts.MAX_CAPTION)
-
-    async def edit(media: str | bytes) -> Message | bool:
-        return await context.bot.edit_message_media(
-            InputMediaPhoto(media, caption=caption),
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            reply_markup=markup,
-        )
-
-    media: str | bytes = reveal.file_id or await photos.render_full(
-        svc.settings.data_dir, reveal.crop_file
-    )
-    try:
-        result = await edit(media)
-    except BadRequest as exc:
-        if not_modified(exc):
-            return
-        if not (reveal.file_id and photos.is_bad_file_id(exc)):
-            raise
-        await svc.db(
-            photo_file_ids.forget_photo, reveal.cluster_id, photo_file_ids.FULL_PHOTO_LEVEL
-        )
-        media = await photos.render_full(svc.settings.data_dir, reveal.crop_file)
-        result = await edit(media)
-    uploaded = photos.uploaded_file_id(result) if isinstance(media, bytes) else None
-    if uploaded:
-        await svc.db(
-            photo_file_ids.remember_photo,
-            reveal.cluster_id,
-            photo_file_ids.FULL_PHOTO_LEVEL,
-            uploaded,
-        )
+    render = functools.partial(photos.render_full, svc.settings.data_dir, reveal.crop_file)
+    whole = StoredPhoto(reveal.cluster_id, photo_file_ids.FULL_PHOTO_LEVEL, reveal.file_id, render)
+    await edit_photo(context, message, whole, caption, markup)
 
 
 async def list_words(context: Context, chat_id: int, added: play_results.LabelsAdded) -> None:
