@@ -177,9 +177,11 @@ class World:
         return message
 
     def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The chat as its members see it now: every message with edits applied, oldest first."""
         return [self.messages[chat_id][k] for k in sorted(self.messages.get(chat_id, {}))]
 
     def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The bot's messages in the chat as they are now, oldest first."""
         bot_id = self.bot_user["id"]
         return [m for m in self.chat_messages(chat_id) if m.get("from", {}).get("id") == bot_id]
 
