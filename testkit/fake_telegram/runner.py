@@ -307,12 +307,19 @@ class FakeTelegram:
         )
 
     def settle(self, quiet: float = 0.15, timeout: float = 5.0) -> None:
-        """Wait until every update was handed out and no request arrived for `quiet` seconds."""
+        """Wait until the bot has confirmed every update and no request arrived for `quiet`
+        seconds.
+
+        Confirmed, not handed out: a bot that stops before confirming is given the same updates
+        again when it restarts, so hand-outs can reach the number of updates while one has not
+        even been fetched. An update counts once the bot's next getUpdates offset passed it (or
+        its webhook delivery was answered).
+        """
         deadline = time.monotonic() + timeout
 
-        def snapshot(s: FakeState) -> tuple[int, int, int]:
+        def snapshot(s: FakeState) -> tuple[int, bool, int]:
             answered = sum(1 for r in s.requests if r.method != "getUpdates")
-            return (len(s._queue) if s.webhook is None else 0, s.handed_out >= s.injected, answered)
+            return (s.confirmed, s.confirmed >= s.injected, answered)
 
         last = self.call(snapshot)
         stable_since = time.monotonic()

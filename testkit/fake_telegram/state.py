@@ -115,7 +115,8 @@ class World:
         self.latencies: list[tuple[float, float, float]] = []
         self.injected = 0
         self.last_update_id: int | None = None
-        self.handed_out = 0
+        self.handed_out = 0  # every hand-out, a re-delivery of an unconfirmed update included
+        self.confirmed = 0  # updates done: confirmed by a later offset, dropped, or delivered
         self._poll_generation = 0
         self.close()
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
@@ -478,6 +479,7 @@ class World:
         return {
             "injected": self.injected,
             "handed_out": self.handed_out,
+            "confirmed": self.confirmed,
             "queued": len(self._queue),
             "unanswered": len(self._pending),
             "answered": len(self.latencies),
