@@ -224,7 +224,7 @@ async def warm_photos(app: Any) -> int:
     """Render and upload every challenge photo of hint levels 0 and 1 once (file_ids stored)."""
     from sqlmodel import select
 
-    from bot import game, photos
+    from bot import photo_file_ids, photos
     from inv.settings import get_settings
     from storage.db import session_scope
     from storage.models import Cluster, Image
@@ -239,7 +239,7 @@ async def warm_photos(app: Any) -> int:
             data = await photos.render(data_dir, crop, map_file, level)
             message = await app.bot.send_photo(WARM_CHAT, data)
             await asyncio.to_thread(
-                game.remember_photo, cluster_id, level, photos.uploaded_file_id(message)
+                photo_file_ids.remember_photo, cluster_id, level, photos.uploaded_file_id(message)
             )
 
     await asyncio.gather(*(one(c, crop, m, level) for c, crop, m in rows for level in (0, 1)))

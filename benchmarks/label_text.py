@@ -8,7 +8,7 @@ Two measures, each the median over the rounds:
 
 - text: what the bot does with the text of one label message (split, limits, normalising, the
   duplicate and flood checks), on the process's CPU;
-- stored: `bot.game.add_labels` end to end on a SQLite database (one transaction on the bot's
+- stored: `bot.labelling.add_labels` end to end on a SQLite database (one transaction on the bot's
   database worker), for a player with 20 earlier long messages in their history.
 
 The worst cases are messages an attacker can send at the limits: 1,000 characters made of long
@@ -89,11 +89,12 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
         | {"DAILY_CAP": "1000000"}  # every round serves a challenge to the one player
     )
     os.environ.setdefault("PSEUDONYM_SECRET", "label-benchmark-" + "x" * 32)
-    from bot import game
+    from bot import consent, labelling, play_flow, refusals
     from inv.settings import get_settings
     from storage import migrate
     from storage.db import get_engine, session_scope, use_database
     from storage.models import Answer, Play, utcnow
+    from storage.repo import get_participant
     from testkit.collection import seed_collection
 
     settings = get_settings()
@@ -106,10 +107,10 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
             session, data_dir, images=rounds * len(names) // 4 + 8, layers=2, clusters_per_layer=2
         )
     player = 777
-    game.record_consent(player, True, key=settings.pseudonym_key())
+    consent.record_consent(player, True, key=settings.pseudonym_key())
     # 20 earlier long messages in the player's history.
     with session_scope() as session:
-        participant = game.get_participant(session, player)
+        participant = get_participant(session, player)
         assert participant is not None
         for n, cluster_id in enumerate(collection.cluster_ids[-20:]):
             play = Play(
@@ -134,15 +135,15 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
     samples: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
         for name in names:  # interleaved, so load on the machine hits every case alike
-            challenge = game.start_challenge(player, settings).challenge
-            game.open_guess(player, challenge.play_id)
-            game.make_guess(player, challenge.play_id, 0, settings)
+            challenge = play_flow.start_challenge(player, settings).challenge
+            play_flow.open_guess(player, challenge.play_id)
+            play_flow.make_guess(player, challenge.play_id, 0, settings)
             started = time.perf_counter()
             # A refused message stores nothing, which is what the limits are for.
-            with contextlib.suppress(game.GameError):
-                game.add_labels(player, messages[name], settings)
+            with contextlib.suppress(refusals.GameError):
+                labelling.add_labels(player, messages[name], settings)
             samples[name].append(time.perf_counter() - started)
-            game.finish_labels(player, challenge.play_id)
+            labelling.finish_labels(player, challenge.play_id)
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

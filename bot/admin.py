@@ -18,7 +18,7 @@ from telegram import Message, Update
 from telegram.error import BadRequest, ChatMigrated, Forbidden, TelegramError
 from telegram.ext import Application, ContextTypes
 
-from bot import flood, game, stats, texts, views
+from bot import flood, groups, profile, stats, texts, views
 from bot.handlers import Handler
 from bot.leaderboard import format_group_post
 from bot.replies import is_private, refuse_arguments, say
@@ -200,10 +200,10 @@ async def cmd_rebuild(update: Update, context: Context) -> None:
 async def announce(context: Context) -> tuple[int, int]:
     """Post the leaderboard to every subscribed group; (posted, unsubscribed)."""
     svc = services(context)
-    chat_ids = await svc.db(game.groups_to_announce)
+    chat_ids = await svc.db(groups.groups_to_announce)
     if not chat_ids:
         return 0, 0
-    rows, _me, players = await svc.db(game.leaderboard, None)
+    rows, _me, players = await svc.db(profile.leaderboard, None)
     text = format_group_post(
         rows,
         players=players,
@@ -217,16 +217,16 @@ async def announce(context: Context) -> tuple[int, int]:
         for _attempt in range(2):
             try:
                 message = await context.bot.send_message(target, text, reply_markup=play_button)
-                await svc.db(game.record_announcement, target, message.message_id)
+                await svc.db(groups.record_announcement, target, message.message_id)
                 posted += 1
                 break
             except ChatMigrated as exc:
-                await svc.db(game.migrate_group, target, exc.new_chat_id)
+                await svc.db(groups.migrate_group, target, exc.new_chat_id)
                 target = exc.new_chat_id
             except (Forbidden, BadRequest) as exc:
                 # Removed from the group, or the group is gone: unsubscribe instead of retrying forever.
                 log.info("unsubscribing a group: %s", exc.__class__.__name__)
-                await svc.db(game.unsubscribe, target)
+                await svc.db(groups.unsubscribe, target)
                 removed += 1
                 break
             except TelegramError as exc:

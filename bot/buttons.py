@@ -14,10 +14,10 @@ from collections.abc import Awaitable, Callable
 from telegram import CallbackQuery, Message, Update
 from telegram.ext import Application, CallbackQueryHandler
 
-from bot import callbacks, game, payoff, texts, views
+from bot import callbacks, consent, labelling, payoff, play_flow, profile, texts, views
 from bot.callbacks import Action, Callback
 from bot.challenge import numbered, play, show_hint
-from bot.game import GameError
+from bot.refusals import GameError
 from bot.replies import answer, edit_caption, edit_text, error_text
 from bot.services import Context, services
 from storage.models import utcnow
@@ -34,7 +34,7 @@ def _message_id(query: CallbackQuery) -> int | None:
 
 async def on_hint(context: Context, query: CallbackQuery, cb: Callback) -> None:
     challenge = await services(context).db(
-        game.show_more,
+        play_flow.show_more,
         query.from_user.id,
         cb.play_id,
         cb.arg,
@@ -47,7 +47,11 @@ async def on_hint(context: Context, query: CallbackQuery, cb: Callback) -> None:
 
 async def on_guess(context: Context, query: CallbackQuery, cb: Callback) -> None:
     challenge = await services(context).db(
-        game.open_guess, query.from_user.id, cb.play_id, now=utcnow(), message_id=_message_id(query)
+        play_flow.open_guess,
+        query.from_user.id,
+        cb.play_id,
+        now=utcnow(),
+        message_id=_message_id(query),
     )
     await answer(query)
     await edit_caption(
@@ -61,7 +65,7 @@ async def on_guess(context: Context, query: CallbackQuery, cb: Callback) -> None
 async def on_option(context: Context, query: CallbackQuery, cb: Callback) -> None:
     svc = services(context)
     result = await svc.db(
-        game.make_guess,
+        play_flow.make_guess,
         query.from_user.id,
         cb.play_id,
         cb.arg,
@@ -88,7 +92,11 @@ async def on_option(context: Context, query: CallbackQuery, cb: Callback) -> Non
 
 async def on_resign(context: Context, query: CallbackQuery, cb: Callback) -> None:
     result = await services(context).db(
-        game.resign, query.from_user.id, cb.play_id, now=utcnow(), message_id=_message_id(query)
+        play_flow.resign,
+        query.from_user.id,
+        cb.play_id,
+        now=utcnow(),
+        message_id=_message_id(query),
     )
     await answer(query)
     await payoff.show_whole_photo(
@@ -98,7 +106,9 @@ async def on_resign(context: Context, query: CallbackQuery, cb: Callback) -> Non
 
 async def on_done(context: Context, query: CallbackQuery, cb: Callback) -> None:
     user_id = query.from_user.id
-    finished = await services(context).db(game.finish_labels, user_id, cb.play_id, now=utcnow())
+    finished = await services(context).db(
+        labelling.finish_labels, user_id, cb.play_id, now=utcnow()
+    )
     await answer(query, texts.CB_DONE)
     await payoff.show_summary(context, query, finished)
 
@@ -112,7 +122,7 @@ async def on_consent(context: Context, query: CallbackQuery, cb: Callback) -> No
     accepted = bool(cb.arg)
     svc = services(context)
     await svc.db(
-        game.record_consent,
+        consent.record_consent,
         query.from_user.id,
         accepted,
         key=svc.settings.pseudonym_key,
@@ -138,7 +148,7 @@ async def on_forget(context: Context, query: CallbackQuery, cb: Callback) -> Non
         await edit_text(context, query, texts.FORGET_EXPIRED, None)
         return
     svc = services(context)
-    deleted = await svc.db(game.forget, query.from_user.id, svc.settings.data_dir)
+    deleted = await svc.db(profile.forget, query.from_user.id, svc.settings.data_dir)
     await answer(query)
     await edit_text(context, query, texts.FORGET_DONE if deleted else texts.FORGET_NOTHING, None)
 

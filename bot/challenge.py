@@ -4,88 +4,59 @@ serving the next challenge."""
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 
-from telegram import CallbackQuery, InputMediaPhoto, Message
-from telegram.error import BadRequest
+from telegram import CallbackQuery, Message
 
-from bot import game, payoff, photos, texts, views
-from bot.game import GameError
-from bot.replies import error_text, not_modified, say
+from bot import consent, payoff, photos, play_flow, play_results, texts, views
+from bot.photo_messages import StoredPhoto, edit_photo, send_photo
+from bot.refusals import GameError
+from bot.replies import error_text, say
 from bot.services import Context, services
 from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 
 
+def _stored_photo(context: Context, challenge: play_results.Challenge) -> StoredPhoto:
+    render = functools.partial(
+        photos.render,
+        services(context).settings.data_dir,
+        challenge.crop_file,
+        challenge.map_file,
+        challenge.hint_level,
+    )
+    return StoredPhoto(challenge.cluster_id, challenge.hint_level, challenge.file_id, render)
+
+
 async def send_challenge(
-    context: Context, chat_id: int, challenge: game.Challenge, note: str | None = None
+    context: Context, chat_id: int, challenge: play_results.Challenge, note: str | None = None
 ) -> None:
-    """Send a challenge photo (cached file_id or a fresh render) and remember the message."""
-    svc = services(context)
+    """Send a challenge photo (cached file_id or a fresh render)."""
     caption = views.caption(challenge, note=note)
     markup = views.reveal_keyboard(challenge.play_id, challenge.hint_level)
-    media: str | bytes = challenge.file_id or await photos.render(
-        svc.settings.data_dir, challenge.crop_file, challenge.map_file, challenge.hint_level
-    )
-    try:
-        message = await context.bot.send_photo(chat_id, media, caption=caption, reply_markup=markup)
-    except BadRequest as exc:
-        if not (challenge.file_id and photos.is_bad_file_id(exc)):
-            raise
-        await svc.db(game.forget_photo, challenge.cluster_id, challenge.hint_level)
-        media = await photos.render(
-            svc.settings.data_dir, challenge.crop_file, challenge.map_file, challenge.hint_level
-        )
-        message = await context.bot.send_photo(chat_id, media, caption=caption, reply_markup=markup)
-    uploaded = photos.uploaded_file_id(message) if isinstance(media, bytes) else None
-    if uploaded:
-        await svc.db(game.remember_photo, challenge.cluster_id, challenge.hint_level, uploaded)
+    await send_photo(context, chat_id, _stored_photo(context, challenge), caption, markup)
 
 
-def numbered(challenge: game.Challenge, query: CallbackQuery) -> game.Challenge:
+def numbered(challenge: play_results.Challenge, query: CallbackQuery) -> play_results.Challenge:
     """The challenge with the number its message already shows (not looked up again)."""
     caption = query.message.caption if isinstance(query.message, Message) else None
     return dataclasses.replace(challenge, ordinal=texts.ordinal_in(caption))
 
 
-async def show_hint(context: Context, query: CallbackQuery, challenge: game.Challenge) -> None:
+async def show_hint(
+    context: Context, query: CallbackQuery, challenge: play_results.Challenge
+) -> None:
     """Edit the challenge photo in place to the new hint level."""
-    svc = services(context)
     challenge = numbered(challenge, query)
     message = query.message
-    caption = views.caption(challenge)
-    markup = views.reveal_keyboard(challenge.play_id, challenge.hint_level)
     if not isinstance(message, Message):
         await send_challenge(context, query.from_user.id, challenge)
         return
-
-    async def edit(media: str | bytes) -> Message | bool:
-        return await context.bot.edit_message_media(
-            InputMediaPhoto(media, caption=caption),
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            reply_markup=markup,
-        )
-
-    media: str | bytes = challenge.file_id or await photos.render(
-        svc.settings.data_dir, challenge.crop_file, challenge.map_file, challenge.hint_level
-    )
-    try:
-        result = await edit(media)
-    except BadRequest as exc:
-        if not_modified(exc):
-            return
-        if not (challenge.file_id and photos.is_bad_file_id(exc)):
-            raise
-        await svc.db(game.forget_photo, challenge.cluster_id, challenge.hint_level)
-        media = await photos.render(
-            svc.settings.data_dir, challenge.crop_file, challenge.map_file, challenge.hint_level
-        )
-        result = await edit(media)
-    uploaded = photos.uploaded_file_id(result) if isinstance(media, bytes) else None
-    if uploaded:
-        await svc.db(game.remember_photo, challenge.cluster_id, challenge.hint_level, uploaded)
+    caption = views.caption(challenge)
+    markup = views.reveal_keyboard(challenge.play_id, challenge.hint_level)
+    await edit_photo(context, message, _stored_photo(context, challenge), caption, markup)
 
 
 async def play(context: Context, chat_id: int, user_id: int) -> None:
@@ -93,14 +64,14 @@ async def play(context: Context, chat_id: int, user_id: int) -> None:
     svc = services(context)
     try:
         started = await svc.db(
-            game.start_challenge, user_id, svc.settings, now=utcnow(), rng=svc.rng
+            play_flow.start_challenge, user_id, svc.settings, now=utcnow(), rng=svc.rng
         )
     except GameError as exc:
         if exc.code == "consent":
             await ask_consent(context, chat_id)
             return
         finished = exc.info.get("finished")
-        if isinstance(finished, game.Finished):
+        if isinstance(finished, play_results.Finished):
             await say(context, chat_id, summary(finished))
         await say(context, chat_id, error_text(exc))
         return
@@ -111,13 +82,13 @@ async def play(context: Context, chat_id: int, user_id: int) -> None:
     )
 
 
-def summary(finished: game.Finished) -> str:
+def summary(finished: play_results.Finished) -> str:
     return payoff.summary(finished)
 
 
 async def ask_consent(context: Context, chat_id: int) -> None:
     """The consent question; someone who declined is only reminded how to change their mind."""
-    if await services(context).db(game.has_declined, chat_id):
+    if await services(context).db(consent.has_declined, chat_id):
         await say(context, chat_id, texts.CONSENT_DECLINED_REMINDER)
         return
     await show_consent(context, chat_id)

@@ -1,9 +1,10 @@
 """Telegram handlers of commands, messages, groups and errors, and the order they are tried in.
 
 Each parses the update, calls a game function in the database thread and replies (bot.replies).
-No decision is taken here; `bot.game` decides and raises `GameError` for refusals. Button presses
-are in bot.buttons, the challenge message in bot.challenge. Challenges are played in private chats
-only; groups get the leaderboard.
+No decision is taken here: the game's modules (bot.play_flow, bot.labelling, bot.consent,
+bot.profile, bot.groups) decide and raise `GameError` for refusals. Button presses are in
+bot.buttons, the challenge message in bot.challenge. Challenges are played in private chats only;
+groups get the leaderboard.
 """
 
 from __future__ import annotations
@@ -26,11 +27,11 @@ from telegram.ext import (
     filters,
 )
 
-from bot import buttons, game, payoff, texts, views
+from bot import buttons, consent, groups, labelling, payoff, play_flow, profile, texts, views
 from bot.challenge import ask_consent, play, show_consent, summary, tell_refusal
-from bot.game import GameError
 from bot.incidents import alert_text, new_incident_id
 from bot.leaderboard import format_board
+from bot.refusals import GameError
 from bot.replies import (
     command_args,
     is_private,
@@ -57,7 +58,7 @@ async def cmd_start(update: Update, context: Context) -> None:
     if await private_only(update, context):
         return
     svc = services(context)
-    if await svc.db(game.has_consented, update.effective_user.id):
+    if await svc.db(consent.has_consented, update.effective_user.id):
         await say(
             context,
             update.effective_chat.id,
@@ -79,7 +80,7 @@ async def cmd_score(update: Update, context: Context) -> None:
         return
     chat_id = update.effective_chat.id
     try:
-        s = await services(context).db(game.score, update.effective_user.id)
+        s = await services(context).db(profile.score, update.effective_user.id)
     except GameError:
         await ask_consent(context, chat_id)
         return
@@ -104,7 +105,7 @@ async def cmd_leaderboard(update: Update, context: Context) -> None:
     if await refuse_arguments(update, context, "leaderboard"):
         return
     user_id = update.effective_user.id if is_private(update) and update.effective_user else None
-    rows, me, players = await services(context).db(game.leaderboard, user_id)
+    rows, me, players = await services(context).db(profile.leaderboard, user_id)
     await say(context, update.effective_chat.id, format_board(rows, me=me, players=players))
 
 
@@ -116,10 +117,10 @@ async def cmd_nickname(update: Update, context: Context) -> None:
     name = command_args(update)
     try:
         if not name:
-            current = await svc.db(game.current_name, update.effective_user.id)
+            current = await svc.db(profile.current_name, update.effective_user.id)
             await say(context, chat_id, texts.NICKNAME_USAGE.format(name=current))
             return
-        chosen = await svc.db(game.set_nickname, update.effective_user.id, name)
+        chosen = await svc.db(profile.set_nickname, update.effective_user.id, name)
     except GameError as exc:
         await tell_refusal(context, chat_id, exc)
         return
@@ -153,7 +154,7 @@ async def cmd_forget(update: Update, context: Context) -> None:
 async def cmd_cancel(update: Update, context: Context) -> None:
     if await private_only(update, context) or await refuse_arguments(update, context, "cancel"):
         return
-    result = await services(context).db(game.cancel, update.effective_user.id, now=utcnow())
+    result = await services(context).db(play_flow.cancel, update.effective_user.id, now=utcnow())
     chat_id = update.effective_chat.id
     if result.finished is not None:
         await say(
@@ -193,7 +194,7 @@ async def on_text(update: Update, context: Context) -> None:
     reply_to = message.reply_to_message.message_id if message.reply_to_message else None
     try:
         added = await svc.db(
-            game.add_labels,
+            labelling.add_labels,
             update.effective_user.id,
             message.text,
             svc.settings,
@@ -235,15 +236,17 @@ async def on_membership(update: Update, context: Context) -> None:
     svc = services(context)
     gone = change.new_chat_member.status in (ChatMemberStatus.LEFT, ChatMemberStatus.BANNED)
     if change.chat.type == ChatType.PRIVATE:
-        await svc.db(game.set_active, change.chat.id, not gone)
+        await svc.db(profile.set_active, change.chat.id, not gone)
     elif gone:
-        await svc.db(game.unsubscribe, change.chat.id)
+        await svc.db(groups.unsubscribe, change.chat.id)
 
 
 async def on_migrate(update: Update, context: Context) -> None:
     message = update.effective_message
     if message is not None and message.migrate_to_chat_id:
-        await services(context).db(game.migrate_group, message.chat_id, message.migrate_to_chat_id)
+        await services(context).db(
+            groups.migrate_group, message.chat_id, message.migrate_to_chat_id
+        )
 
 
 # ---- groups ------------------------------------------------------------------------------------
@@ -286,14 +289,14 @@ async def _group_subscription(update: Update, context: Context, *, subscribe: bo
         return
     svc = services(context)
     if subscribe:
-        await svc.db(game.subscribe, chat.id, chat.title or "")
+        await svc.db(groups.subscribe, chat.id, chat.title or "")
         await say(
             context,
             chat.id,
             texts.SUBSCRIBED.format(interval=texts.every(svc.settings.leaderboard_interval)),
         )
     else:
-        changed = await svc.db(game.unsubscribe, chat.id)
+        changed = await svc.db(groups.unsubscribe, chat.id)
         await say(context, chat.id, texts.UNSUBSCRIBED if changed else texts.NOT_SUBSCRIBED)
 
 
@@ -310,9 +313,9 @@ async def on_error(update: object, context: Context) -> None:
         # No chat id in the log: a private chat's id is the person's Telegram id.
         log.info("Telegram refused to deliver to a %s chat; it is marked inactive", chat.type)
         if chat.type == ChatType.PRIVATE:
-            await svc.db(game.set_active, chat.id, False)
+            await svc.db(profile.set_active, chat.id, False)
         else:
-            await svc.db(game.unsubscribe, chat.id)
+            await svc.db(groups.unsubscribe, chat.id)
         return
     update_id = update.update_id if isinstance(update, Update) else None
     incident = new_incident_id()

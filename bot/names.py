@@ -15,26 +15,30 @@ from functools import lru_cache
 
 from bot import nicknames
 
-ADJECTIVES = (
-    "Agile", "Amber", "Bold", "Brave", "Breezy", "Bright", "Calm", "Cheerful",
-    "Clever", "Cosy", "Curious", "Daring", "Dapper", "Eager", "Fearless", "Fluffy",
-    "Friendly", "Gentle", "Gleaming", "Golden", "Happy", "Hasty", "Honest", "Jolly",
-    "Keen", "Kind", "Lively", "Lucky", "Merry", "Mighty", "Misty", "Nimble",
-    "Noble", "Patient", "Peppy", "Plucky", "Polite", "Proud", "Quick", "Quiet",
-    "Radiant", "Rapid", "Rosy", "Rustic", "Sharp", "Shiny", "Silent", "Silver",
-    "Sleek", "Smart", "Snappy", "Spry", "Steady", "Sunny", "Swift", "Tidy",
-    "Trusty", "Vivid", "Wandering", "Warm", "Wise", "Witty", "Zany", "Zesty",
-)  # fmt: skip
-ANIMALS = (
-    "Alpaca", "Badger", "Beaver", "Bison", "Crane", "Cricket", "Dolphin", "Eagle",
-    "Falcon", "Ferret", "Finch", "Fox", "Gazelle", "Gecko", "Heron", "Hedgehog",
-    "Ibis", "Jackal", "Jaguar", "Koala", "Lark", "Lemur", "Leopard", "Lynx",
-    "Magpie", "Marmot", "Meerkat", "Mole", "Moose", "Newt", "Ocelot", "Otter",
-    "Owl", "Panda", "Panther", "Parrot", "Pelican", "Penguin", "Puffin", "Quail",
-    "Rabbit", "Raccoon", "Raven", "Robin", "Salmon", "Seal", "Sparrow", "Squirrel",
-    "Stork", "Swan", "Tapir", "Tiger", "Toucan", "Turtle", "Walrus", "Weasel",
-    "Whale", "Wolf", "Wombat", "Wren", "Yak", "Zebra", "Orca", "Bobcat",
-)  # fmt: skip
+
+def _words(text: str) -> tuple[str, ...]:
+    """A word list written as running text, in order (the order fixes every derived name)."""
+    return tuple(text.split())
+
+
+ADJECTIVES = _words(
+    """
+    Agile Amber Bold Brave Breezy Bright Calm Cheerful Clever Cosy Curious Daring Dapper Eager
+    Fearless Fluffy Friendly Gentle Gleaming Golden Happy Hasty Honest Jolly Keen Kind Lively
+    Lucky Merry Mighty Misty Nimble Noble Patient Peppy Plucky Polite Proud Quick Quiet Radiant
+    Rapid Rosy Rustic Sharp Shiny Silent Silver Sleek Smart Snappy Spry Steady Sunny Swift Tidy
+    Trusty Vivid Wandering Warm Wise Witty Zany Zesty
+    """
+)
+ANIMALS = _words(
+    """
+    Alpaca Badger Beaver Bison Crane Cricket Dolphin Eagle Falcon Ferret Finch Fox Gazelle Gecko
+    Heron Hedgehog Ibis Jackal Jaguar Koala Lark Lemur Leopard Lynx Magpie Marmot Meerkat Mole
+    Moose Newt Ocelot Otter Owl Panda Panther Parrot Pelican Penguin Puffin Quail Rabbit Raccoon
+    Raven Robin Salmon Seal Sparrow Squirrel Stork Swan Tapir Tiger Toucan Turtle Walrus Weasel
+    Whale Wolf Wombat Wren Yak Zebra Orca Bobcat
+    """
+)
 PLAIN_ATTEMPTS = 16  # then a number is added, which always finds a free name
 
 

@@ -19,7 +19,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from sqlalchemy import text
-from sqlmodel import Session
+from sqlmodel import Session, select
+
+from storage.models import Participant
 
 MIN_LENGTH = 3
 MAX_LENGTH = 20
@@ -153,3 +155,18 @@ def lock_names(session: Session) -> None:
     """
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": NICKNAME_LOCK_KEY})
+
+
+def other_players(session: Session, participant_id: int | None) -> list[tuple[str | None, str]]:
+    """(nickname, pseudonym) of every other player, read under the nickname lock (lock_names).
+
+    Players only: someone who declined is shown nowhere, so cannot be imitated.
+    """
+    lock_names(session)
+    rows = session.exec(
+        select(Participant.nickname, Participant.pseudonym).where(
+            Participant.id != participant_id,
+            Participant.consent_at.is_not(None),  # type: ignore[union-attr]
+        )
+    ).all()
+    return [(nickname, pseudonym) for nickname, pseudonym in rows]

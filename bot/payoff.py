@@ -9,13 +9,15 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 
-from telegram import CallbackQuery, InlineKeyboardMarkup, InputMediaPhoto, Message
+from telegram import CallbackQuery, InlineKeyboardMarkup, Message
 from telegram.error import BadRequest
 from telegram.ext import ContextTypes
 
-from bot import game, photos, texts, views
+from bot import photo_file_ids, photos, play_results, texts, views
+from bot.photo_messages import StoredPhoto, edit_photo
 from bot.replies import not_modified
 from bot.services import services
 
@@ -25,7 +27,7 @@ Context = ContextTypes.DEFAULT_TYPE
 WORDS_KEY = "words_message"  # chat_data: {"play_id": int, "message_id": int}
 
 
-def result_caption(result: game.Guessed) -> str:
+def result_caption(result: play_results.Guessed) -> str:
     reveal = result.reveal
     return texts.result_caption(
         result.correct,
@@ -39,7 +41,7 @@ def result_caption(result: game.Guessed) -> str:
     )
 
 
-def resign_caption(result: game.Resigned) -> str:
+def resign_caption(result: play_results.Resigned) -> str:
     reveal = result.reveal
     return texts.resign_caption(
         texts.class_label(reveal.answer),
@@ -52,7 +54,7 @@ def resign_caption(result: game.Resigned) -> str:
 async def show_whole_photo(
     context: Context,
     query: CallbackQuery,
-    reveal: game.Reveal,
+    reveal: play_results.Reveal,
     caption: str,
     markup: InlineKeyboardMarkup | None,
 ) -> None:
@@ -63,34 +65,12 @@ async def show_whole_photo(
         await context.bot.send_message(query.from_user.id, caption, reply_markup=markup)
         return
     caption = texts.fit(caption, texts.MAX_CAPTION)
-
-    async def edit(media: str | bytes) -> Message | bool:
-        return await context.bot.edit_message_media(
-            InputMediaPhoto(media, caption=caption),
-            chat_id=message.chat_id,
-            message_id=message.message_id,
-            reply_markup=markup,
-        )
-
-    media: str | bytes = reveal.file_id or await photos.render_full(
-        svc.settings.data_dir, reveal.crop_file
-    )
-    try:
-        result = await edit(media)
-    except BadRequest as exc:
-        if not_modified(exc):
-            return
-        if not (reveal.file_id and photos.is_bad_file_id(exc)):
-            raise
-        await svc.db(game.forget_photo, reveal.cluster_id, game.FULL_PHOTO_LEVEL)
-        media = await photos.render_full(svc.settings.data_dir, reveal.crop_file)
-        result = await edit(media)
-    uploaded = photos.uploaded_file_id(result) if isinstance(media, bytes) else None
-    if uploaded:
-        await svc.db(game.remember_photo, reveal.cluster_id, game.FULL_PHOTO_LEVEL, uploaded)
+    render = functools.partial(photos.render_full, svc.settings.data_dir, reveal.crop_file)
+    whole = StoredPhoto(reveal.cluster_id, photo_file_ids.FULL_PHOTO_LEVEL, reveal.file_id, render)
+    await edit_photo(context, message, whole, caption, markup)
 
 
-async def list_words(context: Context, chat_id: int, added: game.LabelsAdded) -> None:
+async def list_words(context: Context, chat_id: int, added: play_results.LabelsAdded) -> None:
     """Show the challenge's words so far in its one words message (sent the first time)."""
     text = texts.words_so_far(added.words, added.flagged)
     markup = views.words_keyboard(added.play_id)
@@ -110,7 +90,7 @@ async def list_words(context: Context, chat_id: int, added: game.LabelsAdded) ->
         context.chat_data[WORDS_KEY] = {"play_id": added.play_id, "message_id": message.message_id}
 
 
-def summary(finished: game.Finished) -> str:
+def summary(finished: play_results.Finished) -> str:
     return texts.finish_summary(
         finished.guess_points,
         finished.streak_points,
@@ -122,7 +102,9 @@ def summary(finished: game.Finished) -> str:
     )
 
 
-async def show_summary(context: Context, query: CallbackQuery, finished: game.Finished) -> None:
+async def show_summary(
+    context: Context, query: CallbackQuery, finished: play_results.Finished
+) -> None:
     """Done: the summary replaces the photo's caption; the words message loses its button."""
     chat_id = query.from_user.id
     kept = context.chat_data.pop(WORDS_KEY, None) if context.chat_data is not None else None

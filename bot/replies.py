@@ -13,7 +13,7 @@ from telegram.constants import ChatType
 from telegram.error import BadRequest
 
 from bot import texts
-from bot.game import GameError
+from bot.refusals import GameError
 from bot.services import Context
 
 log = logging.getLogger(__name__)

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot import callbacks, scoring, texts
-from bot.game import HINT_LEVEL_COUNT, Challenge
+from bot.photo_file_ids import HINT_LEVEL_COUNT
+from bot.play_results import Challenge
 
 OPTION_COLUMNS = 2
 

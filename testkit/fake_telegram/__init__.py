@@ -23,7 +23,7 @@ In-process (tests, demo)::
         fake.fail("429", method="sendMessage", retry_after=1)   # also "5xx", "403", "400", "timeout"
         fake.requests("sendPhoto", chat_id=42)       # recorded requests (params, files, answers)
         fake.messages(42)                            # the chat as the user sees it now (edits applied)
-        fake.settle()                                # everything handed out and quiet
+        fake.settle()                                # every update confirmed, then quiet
         assert fake.violations == [] and fake.unsupported == []
 
 Served methods: getMe, getUpdates (long poll; `offset` confirms, a newer call ends an older one

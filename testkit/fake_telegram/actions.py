@@ -15,6 +15,7 @@ class UserActions(World):
     def user_message(
         self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: int | None = None
     ) -> dict[str, Any]:
+        """The user sends `text` (a /command gets its entity) in their private chat or `chat_id`."""
         usr = self.add_user(user_id)
         chat = self.chats.get(chat_id if chat_id is not None else user_id)
         if chat is None:
@@ -30,6 +31,7 @@ class UserActions(World):
     def user_media(
         self, user_id: int, kind: str, *, chat_id: int | None = None, caption: str | None = None
     ) -> dict[str, Any]:
+        """The user sends a sticker, photo, voice, document, location, video, audio or contact."""
         usr = self.add_user(user_id)
         chat = self.chats[chat_id if chat_id is not None else user_id]
         msg = U.media_message(self._next_message_id(chat["id"]), chat, usr, kind, caption=caption)
@@ -40,6 +42,7 @@ class UserActions(World):
     def user_edit(
         self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None
     ) -> dict[str, Any]:
+        """The user edits one of their messages (an `edited_message` update)."""
         chat_key = chat_id if chat_id is not None else user_id
         original = self.messages.get(chat_key, {}).get(message_id)
         if original is None or original.get("from", {}).get("id") != user_id:
@@ -51,6 +54,7 @@ class UserActions(World):
         return edited
 
     def channel_post(self, chat_id: int, text: str, *, title: str = "Channel") -> dict[str, Any]:
+        """A post in channel `chat_id` (the channel is made, titled `title`, if unknown)."""
         chat = self.chats.get(chat_id) or self.add_group(chat_id, title, channel=True)
         msg = U.text_message(self._next_message_id(chat_id), chat, None, text)
         msg["sender_chat"] = chat
@@ -119,7 +123,8 @@ class UserActions(World):
         actor_id: int | None = None,
         subject_id: int | None = None,
     ) -> dict[str, Any]:
-        """A my_chat_member update (the bot's own membership) or chat_member (a user's)."""
+        """The bot's membership (or `subject_id`'s) in `chat_id` changes from `old` to `new`:
+        a my_chat_member update, or chat_member for a user's."""
         chat = self.chats[chat_id]
         actor = self.add_user(actor_id) if actor_id is not None else self.bot_user
         if subject_id is None:

@@ -37,13 +37,16 @@ class UpdatesApi(World):
             )
         offset = params.get("offset")
         if isinstance(offset, int) and offset != 0:
+            # The offset confirms every earlier update: Telegram forgets them.
             if offset < 0:
                 keep = -offset
                 while len(self._queue) > keep:
                     self._queue.popleft()
+                    self.confirmed += 1
             else:
                 while self._queue and self._queue[0]["update_id"] < offset:
                     self._queue.popleft()
+                    self.confirmed += 1
         limit = params.get("limit", 100)
         timeout = float(params.get("timeout", 0) or 0)
         allowed = params.get("allowed_updates")
@@ -97,6 +100,7 @@ class UpdatesApi(World):
     def api_deleteWebhook(self, params: dict[str, Any], files: dict[str, bytes]) -> bool:
         self.webhook = None
         if params.get("drop_pending_updates"):
+            self.confirmed += len(self._queue)  # done with: the bot asked to drop them
             self._queue.clear()
         return True
 
@@ -135,5 +139,6 @@ class UpdatesApi(World):
                         status = -1
                     await asyncio.sleep(0.2)
                 self.handed_out += 1
+                self.confirmed += 1  # answered (or given up on): it is never delivered again
                 self.webhook_deliveries.append({"update_id": update["update_id"], "status": status})
                 self._notify()

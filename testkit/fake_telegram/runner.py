@@ -1,18 +1,22 @@
 """`FakeTelegram`: the fake Bot API server on its own thread, with a synchronous, thread-safe API.
 
 All state lives on the server's event loop; every method here hops onto that loop and back, so
-tests (synchronous), the bot (on another loop) and the server never share data unsafely.
+tests (synchronous), the bot (on another loop) and the server never share data unsafely. Most
+methods are the state's own (`FakeState`: what users do in actions.py, the world in state.py),
+made here by `_on_loop` with the same parameters and docstring, so they are declared once.
 """
 
 from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import functools
+import inspect
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from aiohttp import web
 
@@ -21,6 +25,8 @@ from testkit.fake_telegram.server import DEFAULT_TOKEN, FakeState, Fault, Record
 from testkit.fake_telegram.validate import Violation
 
 T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 @dataclass(frozen=True)
@@ -32,6 +38,48 @@ class Sent:
     message_id: int | None
     seq: int
     query_id: str | None = None
+
+
+def _sent(state: FakeState, body: dict[str, Any]) -> Sent:
+    """The Sent of an update a user action just injected (a message, or a membership change)."""
+    return Sent(
+        state.last_update_id, body["chat"]["id"], body.get("message_id"), len(state.requests)
+    )
+
+
+def _pressed(state: FakeState, query: dict[str, Any]) -> Sent:
+    """The Sent of a button press just injected."""
+    sent = _sent(state, query["message"])
+    return Sent(sent.update_id, sent.chat_id, sent.message_id, sent.seq, query["id"])
+
+
+def _copy(state: FakeState, value: dict[str, Any]) -> dict[str, Any]:
+    return dict(value)
+
+
+def _copies(state: FakeState, values: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [dict(v) for v in values]
+
+
+def _as_is(state: FakeState, value: R) -> R:
+    return value
+
+
+def _on_loop(
+    method: Callable[Concatenate[FakeState, P], R],
+    result: Callable[[FakeState, R], T] = _as_is,  # type: ignore[assignment]
+) -> Callable[Concatenate[FakeTelegram, P], T]:
+    """`FakeTelegram.x(...)` for the state's `method`: the same call on the server loop, with its
+    result turned into something safe to hand to another thread (a copy, or a `Sent`)."""
+
+    @functools.wraps(method)
+    def run(self: FakeTelegram, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self.call(lambda s: result(s, method(s, *args, **kwargs)))
+
+    if result is not _as_is:  # help() shows what the caller gets, not the state's result
+        returns = inspect.signature(result).return_annotation
+        run.__signature__ = inspect.signature(method).replace(return_annotation=returns)  # type: ignore[attr-defined]
+    return run
 
 
 class FakeTelegram:
@@ -173,32 +221,8 @@ class FakeTelegram:
 
     # ---- users and chats ---------------------------------------------------------------------
 
-    def add_user(
-        self,
-        user_id: int,
-        first_name: str = "",
-        username: str | None = None,
-        language_code: str = "en",
-    ) -> dict[str, Any]:
-        return self.call(lambda s: dict(s.add_user(user_id, first_name, username, language_code)))
-
-    def add_group(
-        self,
-        chat_id: int,
-        title: str = "Group",
-        *,
-        admins: list[int] | None = None,
-        members: list[int] | None = None,
-        creator: int | None = None,
-        channel: bool = False,
-    ) -> dict[str, Any]:
-        return self.call(
-            lambda s: dict(
-                s.add_group(
-                    chat_id, title, admins=admins, members=members, creator=creator, channel=channel
-                )
-            )
-        )
+    add_user = _on_loop(FakeState.add_user, _copy)
+    add_group = _on_loop(FakeState.add_group, _copy)
 
     def block(self, user_id: int) -> None:
         """The user blocks the bot: sends to their chat answer 403 from now on."""
@@ -207,96 +231,15 @@ class FakeTelegram:
     def unblock(self, user_id: int) -> None:
         self.call(lambda s: s.blocked.discard(user_id))
 
-    # ---- injecting updates -------------------------------------------------------------------
+    # ---- injecting updates (what users do: actions.py) ---------------------------------------
 
-    def _sent(
-        self, s: FakeState, msg: dict[str, Any] | None = None, query: dict[str, Any] | None = None
-    ) -> Sent:
-        update_id = s.last_update_id
-        if query is not None:
-            message = query["message"]
-            return Sent(
-                update_id,
-                message["chat"]["id"],
-                message["message_id"],
-                len(s.requests),
-                query["id"],
-            )
-        assert msg is not None
-        return Sent(update_id, msg["chat"]["id"], msg["message_id"], len(s.requests))
-
-    def send(
-        self, user_id: int, text: str, *, chat_id: int | None = None, reply_to: int | None = None
-    ) -> Sent:
-        """The user sends `text` (a /command gets its entity) in their private chat or `chat_id`."""
-        return self.call(
-            lambda s: self._sent(
-                s, s.user_message(user_id, text, chat_id=chat_id, reply_to=reply_to)
-            )
-        )
-
-    def send_media(
-        self, user_id: int, kind: str, *, chat_id: int | None = None, caption: str | None = None
-    ) -> Sent:
-        """The user sends a sticker, photo, voice, document, location, video, audio or contact."""
-        return self.call(
-            lambda s: self._sent(s, s.user_media(user_id, kind, chat_id=chat_id, caption=caption))
-        )
-
-    def edit(self, user_id: int, message_id: int, text: str, *, chat_id: int | None = None) -> Sent:
-        """The user edits one of their messages (an `edited_message` update)."""
-        return self.call(
-            lambda s: self._sent(s, s.user_edit(user_id, message_id, text, chat_id=chat_id))
-        )
-
-    def press(
-        self,
-        user_id: int,
-        data: str | None = None,
-        *,
-        prefix: str | None = None,
-        message_id: int | None = None,
-        chat_id: int | None = None,
-        forge: bool = False,
-    ) -> Sent:
-        """The user presses an inline button (see FakeState.press)."""
-        return self.call(
-            lambda s: self._sent(
-                s,
-                query=s.press(
-                    user_id,
-                    data,
-                    prefix=prefix,
-                    message_id=message_id,
-                    chat_id=chat_id,
-                    forge=forge,
-                ),
-            )
-        )
-
-    def channel_post(self, chat_id: int, text: str) -> Sent:
-        return self.call(lambda s: self._sent(s, s.channel_post(chat_id, text)))
-
-    def member_update(
-        self,
-        chat_id: int,
-        old: str,
-        new: str,
-        *,
-        actor_id: int | None = None,
-        subject_id: int | None = None,
-    ) -> Sent:
-        """The bot's membership (or `subject_id`'s) in `chat_id` changes from `old` to `new`."""
-
-        def run(s: FakeState) -> Sent:
-            s.member_update(chat_id, old, new, actor_id=actor_id, subject_id=subject_id)
-            return Sent(s.last_update_id, chat_id, None, len(s.requests))
-
-        return self.call(run)
-
-    def inject(self, update: dict[str, Any]) -> int:
-        """Queue a raw update dict; returns its update_id."""
-        return self.call(lambda s: s.inject(update))
+    send = _on_loop(FakeState.user_message, _sent)
+    send_media = _on_loop(FakeState.user_media, _sent)
+    edit = _on_loop(FakeState.user_edit, _sent)
+    press = _on_loop(FakeState.press, _pressed)
+    channel_post = _on_loop(FakeState.channel_post, _sent)
+    member_update = _on_loop(FakeState.member_update, _sent)
+    inject = _on_loop(FakeState.inject)
 
     # ---- faults ----------------------------------------------------------------------------
 
@@ -364,12 +307,19 @@ class FakeTelegram:
         )
 
     def settle(self, quiet: float = 0.15, timeout: float = 5.0) -> None:
-        """Wait until every update was handed out and no request arrived for `quiet` seconds."""
+        """Wait until the bot has confirmed every update and no request arrived for `quiet`
+        seconds.
+
+        Confirmed, not handed out: a bot that stops before confirming is given the same updates
+        again when it restarts, so hand-outs can reach the number of updates while one has not
+        even been fetched. An update counts once the bot's next getUpdates offset passed it (or
+        its webhook delivery was answered).
+        """
         deadline = time.monotonic() + timeout
 
-        def snapshot(s: FakeState) -> tuple[int, int, int]:
+        def snapshot(s: FakeState) -> tuple[int, bool, int]:
             answered = sum(1 for r in s.requests if r.method != "getUpdates")
-            return (len(s._queue) if s.webhook is None else 0, s.handed_out >= s.injected, answered)
+            return (s.confirmed, s.confirmed >= s.injected, answered)
 
         last = self.call(snapshot)
         stable_since = time.monotonic()
@@ -383,12 +333,8 @@ class FakeTelegram:
             if time.monotonic() > deadline:
                 raise TimeoutError("the bot did not settle")
 
-    def messages(self, chat_id: int) -> list[dict[str, Any]]:
-        """The chat as its members see it now: every message with edits applied, oldest first."""
-        return self.call(lambda s: [dict(m) for m in s.chat_messages(chat_id)])
-
-    def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
-        return self.call(lambda s: [dict(m) for m in s.bot_messages(chat_id)])
+    messages = _on_loop(FakeState.chat_messages, _copies)
+    bot_messages = _on_loop(FakeState.bot_messages, _copies)
 
     def file_bytes(self, file_id: str) -> bytes:
         return self.call(lambda s: s.files[file_id].data)
@@ -404,12 +350,9 @@ class FakeTelegram:
     def unsupported(self) -> list[str]:
         return self.call(lambda s: list(s.unsupported))
 
-    def stats(self) -> dict[str, Any]:
-        return self.call(lambda s: s.stats())
+    stats = _on_loop(FakeState.stats)
 
     def commands(self) -> dict[str, list[dict[str, Any]]]:
         return self.call(lambda s: dict(s.commands))
 
-    def reset(self) -> None:
-        """Forget everything (updates, chats, messages, files, requests, faults)."""
-        self.call(lambda s: s.reset())
+    reset = _on_loop(FakeState.reset)

@@ -115,7 +115,8 @@ class World:
         self.latencies: list[tuple[float, float, float]] = []
         self.injected = 0
         self.last_update_id: int | None = None
-        self.handed_out = 0
+        self.handed_out = 0  # every hand-out, a re-delivery of an unconfirmed update included
+        self.confirmed = 0  # updates done: confirmed by a later offset, dropped, or delivered
         self._poll_generation = 0
         self.close()
         self._webhook_queue: asyncio.Queue[dict[str, Any]] | None = None
@@ -177,9 +178,11 @@ class World:
         return message
 
     def chat_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The chat as its members see it now: every message with edits applied, oldest first."""
         return [self.messages[chat_id][k] for k in sorted(self.messages.get(chat_id, {}))]
 
     def bot_messages(self, chat_id: int) -> list[dict[str, Any]]:
+        """The bot's messages in the chat as they are now, oldest first."""
         bot_id = self.bot_user["id"]
         return [m for m in self.chat_messages(chat_id) if m.get("from", {}).get("id") == bot_id]
 
@@ -476,6 +479,7 @@ class World:
         return {
             "injected": self.injected,
             "handed_out": self.handed_out,
+            "confirmed": self.confirmed,
             "queued": len(self._queue),
             "unanswered": len(self._pending),
             "answered": len(self.latencies),

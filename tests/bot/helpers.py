@@ -55,18 +55,14 @@ class BotRunner:
     def settle(self, timeout: float = 30.0) -> None:
         """Wait until the running bot has fetched and finished every update sent so far.
 
-        `fake.settle()` alone waits for a quiet spell once hand-outs reach the number of updates,
-        and a restart fools it twice: a stopping bot ignores what its last getUpdates pulled (the
-        server hands those out again, so hand-outs outnumber updates), and on a loaded machine the
-        restarted bot can work on one update for longer than the quiet spell. Here "fetched" is
-        the bot's own confirmation (the offset of its next getUpdates, which it sends only after
-        queueing the updates it got) and "finished" is the application's update queue joined
-        (every queued update went through its handlers).
+        "Fetched" is the fake server's settle: every update confirmed by the offset of the bot's
+        next getUpdates, which it sends only after queueing the updates it got. That alone is
+        not "finished": on a loaded machine the bot can work on one update for longer than the
+        quiet spell, so the application's update queue is joined too (every queued update went
+        through its handlers), and then the replies are let settle.
         """
         assert self.thread is not None, "the bot is not running"
-        self.fake.wait_until(
-            lambda s: s.stats()["queued"] == 0, timeout, "the bot to confirm every update"
-        )
+        self.fake.settle(timeout=timeout)
         self.thread.call(self.app.update_queue.join(), timeout)
         self.fake.settle()
 

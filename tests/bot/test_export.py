@@ -15,7 +15,7 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import game
+from bot import consent, labelling, play_flow, profile
 from inv import cli
 from inv.settings import get_settings
 from storage.db import session_scope
@@ -48,24 +48,26 @@ def play_some(tmp_data: Path) -> None:
     now = utcnow() - timedelta(minutes=30)
     rng = random.Random(5)
     for i, (telegram_id, nickname) in enumerate(PLAYERS.items()):
-        game.record_consent(telegram_id, True, key=settings.pseudonym_key, now=now)
+        consent.record_consent(telegram_id, True, key=settings.pseudonym_key, now=now)
         if nickname:
-            game.set_nickname(telegram_id, nickname)
+            profile.set_nickname(telegram_id, nickname)
         for j in range(3):
-            started = game.start_challenge(telegram_id, settings, now=now, rng=rng)
+            started = play_flow.start_challenge(telegram_id, settings, now=now, rng=rng)
             play_id = started.challenge.play_id
             if j == 2:
                 continue  # left open: skipped by nobody yet
-            game.open_guess(telegram_id, play_id, now=now)
-            game.make_guess(telegram_id, play_id, i % 4, settings, now=now + timedelta(seconds=5))
-            game.add_labels(
+            play_flow.open_guess(telegram_id, play_id, now=now)
+            play_flow.make_guess(
+                telegram_id, play_id, i % 4, settings, now=now + timedelta(seconds=5)
+            )
+            labelling.add_labels(
                 telegram_id,
                 f"label {i}, shared, {telegram_id}x",
                 settings,
                 now=now + timedelta(seconds=9),
             )
-            game.finish_labels(telegram_id, play_id, now=now + timedelta(seconds=12))
-    game.record_consent(DECLINED, False, key=settings.pseudonym_key, now=now)
+            labelling.finish_labels(telegram_id, play_id, now=now + timedelta(seconds=12))
+    consent.record_consent(DECLINED, False, key=settings.pseudonym_key, now=now)
     # One rebuild generation with a concept, a link and a chart, as the rebuild would write them.
     with session_scope() as session:
         gen = Generation(status="done", is_current=True, classes=[0], finished_at=utcnow())

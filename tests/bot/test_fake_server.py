@@ -188,6 +188,45 @@ def test_get_updates_offsets_and_long_poll(api: httpx.Client, fake: FakeTelegram
     assert late[0]["message"]["from"]["id"] == 7 and late[0]["message"]["chat"]["type"] == "private"
 
 
+def test_settle_waits_for_updates_a_restarted_bot_has_not_confirmed(fake: FakeTelegram) -> None:
+    """A bot that stops before confirming gets its last updates again when it restarts; those
+    re-deliveries must not count as updates done, or settle() returns while one still waits."""
+    fake.add_user(1)
+    first = fake.send(1, "one")
+    with httpx.Client(base_url=f"{fake.base_url}{fake.token}/", timeout=5) as api:
+        assert [u["update_id"] for u in call(api, "getUpdates", timeout=0).json()["result"]] == [
+            first.update_id
+        ]
+    # The bot stops without confirming; its successor is given the same update again.
+    with httpx.Client(base_url=f"{fake.base_url}{fake.token}/", timeout=5) as api:
+        again = call(api, "getUpdates", timeout=0).json()["result"]
+    assert [u["update_id"] for u in again] == [first.update_id]
+    second = fake.send(1, "two")
+    replied: list[float] = []
+
+    def restarted_bot() -> None:
+        # Slower than settle's quiet spell, as a bot busy starting up (or a loaded machine) is.
+        time.sleep(0.6)
+        with httpx.Client(base_url=f"{fake.base_url}{fake.token}/", timeout=5) as api:
+            offset = first.update_id
+            while offset <= second.update_id:
+                for update in call(api, "getUpdates", offset=offset, timeout=1).json()["result"]:
+                    call(api, "sendMessage", chat_id=1, text=f"got {update['message']['text']}")
+                    replied.append(time.monotonic())
+                    offset = update["update_id"] + 1
+            call(api, "getUpdates", offset=offset, timeout=0)  # confirms the last one
+
+    bot = threading.Thread(target=restarted_bot)
+    bot.start()
+    try:
+        fake.settle(quiet=0.15, timeout=5)
+        settled = time.monotonic()
+    finally:
+        bot.join()
+    assert len(replied) == 2 and settled > replied[-1], "settle() returned before the bot was done"
+    assert [r.params["text"] for r in fake.requests("sendMessage")] == ["got one", "got two"]
+
+
 def test_uploads_return_file_ids_that_can_be_reused(api: httpx.Client, fake: FakeTelegram) -> None:
     fake.add_user(3)
     up = api.post(

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from bot.catalogue import clear_catalogues
+from bot.photo_file_ids import FULL_PHOTO_LEVEL
 from storage.db import session_scope
-from storage.models import Answer, Participant, Play, RenderedPhoto
+from storage.models import Answer, Cluster, Participant, Play, RenderedPhoto
 from testkit.fake_telegram import FakeTelegram
 from tests.bot.helpers import BotRunner, Player
 
@@ -237,3 +239,46 @@ def test_restart_while_updates_are_queued_loses_nothing(bot: BotRunner, fake: Fa
     assert len(plays) == 5 and all(p.outcome == "skip" for p in plays)
     for p in players:
         assert len(fake.requests("sendPhoto", chat_id=p.user_id)) == 1
+
+
+def test_a_file_id_telegram_refuses_is_replaced_by_a_new_upload(
+    bot: BotRunner, fake: FakeTelegram, player: Player
+) -> None:
+    """Stored file_ids from another bot token: the challenge, its next hint and the whole photo
+    are each tried by file_id, refused, rendered and uploaded again, and the new id is kept."""
+    with session_scope() as session:
+        clusters = session.exec(select(Cluster.id)).all()
+        session.add_all(
+            RenderedPhoto(cluster_id=cid, hint_level=level, telegram_file_id=f"stale-{cid}-{level}")
+            for cid in clusters
+            for level in (0, 1, FULL_PHOTO_LEVEL)
+        )
+    clear_catalogues()
+    player.join()
+    photo = player.play()
+    pressed = player.press(prefix="h:")
+    player.wait("editMessageMedia", after=pressed, predicate=lambda r: r.ok)
+    player.guess()
+    cluster = _plays()[0].cluster_id
+    photo_calls = [r for r in fake.requests() if r.method in ("sendPhoto", "editMessageMedia")]
+    refused = [r for r in photo_calls if not r.ok]
+    assert [(r.method, r.error) for r in refused] == [
+        ("sendPhoto", "Bad Request: wrong file identifier/HTTP URL specified"),
+        ("editMessageMedia", "Bad Request: wrong file identifier/HTTP URL specified"),
+        ("editMessageMedia", "Bad Request: wrong file identifier/HTTP URL specified"),
+    ]
+    uploads = [r for r in photo_calls if r.ok]
+    assert [bool(r.files) for r in uploads] == [True, True, True], "each retry uploads bytes"
+    assert photo.seq == uploads[0].seq
+    with session_scope() as session:
+        stored = dict(
+            session.exec(
+                select(RenderedPhoto.hint_level, RenderedPhoto.telegram_file_id).where(
+                    RenderedPhoto.cluster_id == cluster
+                )
+            ).all()
+        )
+    assert stored == {
+        level: upload.result["photo"][-1]["file_id"]
+        for level, upload in zip((0, 1, FULL_PHOTO_LEVEL), uploads, strict=True)
+    }

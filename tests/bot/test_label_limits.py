@@ -12,11 +12,13 @@ from sqlalchemy import func
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
-from bot import game, quality
+from bot import catalogue, consent, play_flow, quality, refusals
+from bot.labelling import add_labels
 from engine.labels.agreement import normalize_label
 from inv.settings import Settings, get_settings
 from storage.db import session_scope
 from storage.models import Answer, Cluster, Play, utcnow
+from storage.repo import get_participant
 from testkit.collection import seed_collection
 
 
@@ -26,17 +28,17 @@ def settings(db_engine: Engine, isolated_settings: Path, monkeypatch: pytest.Mon
     get_settings.cache_clear()
     with session_scope() as session:
         seed_collection(session, isolated_settings, images=6, layers=2, clusters_per_layer=2)
-    game.clear_catalogues()
+    catalogue.clear_catalogues()
     yield get_settings()
-    game.clear_catalogues()
+    catalogue.clear_catalogues()
 
 
 def labelling(telegram_id: int, settings: Settings) -> int:
     """Consent, serve a challenge, guess: the play waits for labels. Returns its id."""
-    game.record_consent(telegram_id, True, key=get_settings().pseudonym_key())
-    challenge = game.start_challenge(telegram_id, settings).challenge
-    game.open_guess(telegram_id, challenge.play_id)
-    game.make_guess(telegram_id, challenge.play_id, 0, settings)
+    consent.record_consent(telegram_id, True, key=get_settings().pseudonym_key())
+    challenge = play_flow.start_challenge(telegram_id, settings).challenge
+    play_flow.open_guess(telegram_id, challenge.play_id)
+    play_flow.make_guess(telegram_id, challenge.play_id, 0, settings)
     return challenge.play_id
 
 
@@ -45,9 +47,9 @@ def answers() -> int:
         return session.exec(select(func.count()).select_from(Answer)).one()
 
 
-def refused(telegram_id: int, text: str, settings: Settings) -> game.GameError:
-    with pytest.raises(game.GameError) as caught:
-        game.add_labels(telegram_id, text, settings)
+def refused(telegram_id: int, text: str, settings: Settings) -> refusals.GameError:
+    with pytest.raises(refusals.GameError) as caught:
+        add_labels(telegram_id, text, settings)
     return caught.value
 
 
@@ -55,7 +57,7 @@ def test_default_label_length_is_64(settings: Settings) -> None:
     assert settings.max_label_length == 64
     labelling(1, settings)
     assert refused(1, "x" * 65, settings).info == {"limit": 64}
-    assert game.add_labels(1, "y" * 64, settings).labels == ("y" * 64,)
+    assert add_labels(1, "y" * 64, settings).labels == ("y" * 64,)
 
 
 def test_message_limits_refuse_and_store_nothing(settings: Settings) -> None:
@@ -71,7 +73,7 @@ def test_message_limits_refuse_and_store_nothing(settings: Settings) -> None:
 def test_a_play_takes_at_most_max_labels_per_play(settings: Settings) -> None:
     play_id = labelling(1, settings)
     for i in range(3):
-        game.add_labels(1, ", ".join(f"thing{i}{j}" for j in range(5)), settings)
+        add_labels(1, ", ".join(f"thing{i}{j}" for j in range(5)), settings)
     assert answers() == quality.MAX_LABELS_PER_PLAY == 15
     error = refused(1, "one more", settings)
     assert (error.code, error.info) == ("play_full", {"limit": 15})
@@ -84,7 +86,7 @@ def test_a_play_takes_at_most_max_labels_per_play(settings: Settings) -> None:
 
 def test_control_characters_are_not_stored(settings: Settings) -> None:
     labelling(1, settings)
-    added = game.add_labels(1, "fur\x00coat, whis\x07kers", settings)
+    added = add_labels(1, "fur\x00coat, whis\x07kers", settings)
     assert added.labels == ("fur coat", "whis kers")
 
 
@@ -104,14 +106,14 @@ def test_the_work_per_label_message_does_not_grow_with_history(
     def work_for_one_message(telegram_id: int) -> int:
         labelling(telegram_id, settings)
         normalised.clear()
-        game.add_labels(telegram_id, message, settings)
+        add_labels(telegram_id, message, settings)
         return sum(normalised)
 
     fresh = work_for_one_message(1)
     # Another player with twenty long messages in their history, on earlier challenges.
-    game.record_consent(2, True, key=get_settings().pseudonym_key())
+    consent.record_consent(2, True, key=get_settings().pseudonym_key())
     with session_scope() as session:
-        participant = game.get_participant(session, 2)
+        participant = get_participant(session, 2)
         assert participant is not None
         clusters = seed_clusters(session)
         long_message = ", ".join(["z" + "!" * 60] * 10)[:1000]

@@ -23,7 +23,7 @@ from sqlmodel import select
 from telegram import Chat, Message, Update, User
 from telegram.error import BadRequest, NetworkError, RetryAfter, TimedOut
 
-from bot import assignment, game
+from bot import assignment, consent, play_flow, refusals
 from bot.runtime import SWITCH_INTERVAL_S, PerUserUpdateProcessor, ResilientRateLimiter
 from inv.settings import get_settings
 from storage.db import session_scope
@@ -165,13 +165,13 @@ def test_play_counter_matches_the_exact_query(bot_env: Engine, collection: Colle
     settings = get_settings().bot_config()
     rng = random.Random(4)
     for uid in range(1, 8):
-        game.record_consent(uid, True, key=settings.pseudonym_key)
+        consent.record_consent(uid, True, key=settings.pseudonym_key)
         for _ in range(3):
-            started = game.start_challenge(uid, settings, rng=rng)
+            started = play_flow.start_challenge(uid, settings, rng=rng)
             if uid % 2:
-                game.cancel(uid)  # a skip: does not count toward retirement
+                play_flow.cancel(uid)  # a skip: does not count toward retirement
             else:
-                game.open_guess(uid, started.challenge.play_id)
+                play_flow.open_guess(uid, started.challenge.play_id)
     counter = assignment.PlayCounter(ttl=0)
     with session_scope() as session:
         pid = session.exec(select(Play.participant_id)).first()
@@ -197,13 +197,13 @@ def test_retirement_after_plays_per_challenge(
     settings = get_settings().bot_config()
     served: dict[int, int] = {}
     for uid in range(1, 30):
-        game.record_consent(uid, True, key=settings.pseudonym_key)
+        consent.record_consent(uid, True, key=settings.pseudonym_key)
         try:
-            started = game.start_challenge(uid, settings, rng=random.Random(uid))
-        except game.GameError as exc:
+            started = play_flow.start_challenge(uid, settings, rng=random.Random(uid))
+        except refusals.GameError as exc:
             assert exc.code == "no_challenges"
             continue
-        game.open_guess(uid, started.challenge.play_id)
+        play_flow.open_guess(uid, started.challenge.play_id)
         served[started.challenge.cluster_id] = served.get(started.challenge.cluster_id, 0) + 1
     regular = [c for c in collection.cluster_ids if c not in collection.gold_ids]
     # Every regular cluster got exactly 2 plays; then gold ones (nothing else left) were served.
@@ -228,13 +228,13 @@ def test_adaptive_retirement_skips_settled_clusters_and_serves_unsettled_first(
     first_served: list[int] = []
     served: dict[int, int] = {}
     for uid in range(1, 40):
-        game.record_consent(uid, True, key=settings.pseudonym_key)
+        consent.record_consent(uid, True, key=settings.pseudonym_key)
         try:
-            started = game.start_challenge(uid, settings, rng=random.Random(uid))
-        except game.GameError as exc:
+            started = play_flow.start_challenge(uid, settings, rng=random.Random(uid))
+        except refusals.GameError as exc:
             assert exc.code == "no_challenges"
             continue
-        game.open_guess(uid, started.challenge.play_id)
+        play_flow.open_guess(uid, started.challenge.play_id)
         first_served.append(started.challenge.cluster_id)
         served[started.challenge.cluster_id] = served.get(started.challenge.cluster_id, 0) + 1
     if adaptive:

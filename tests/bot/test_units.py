@@ -10,7 +10,7 @@ import pytest
 from bot import assignment, callbacks, quality, scoring, texts
 from bot.assignment import Candidate
 from bot.callbacks import Action, Callback
-from bot.game import validate_nickname
+from bot.profile import validate_nickname
 from bot.services import AdminAlerts
 from engine.labels.agreement import LabelVote, agreement_bonuses, normalize_label
 

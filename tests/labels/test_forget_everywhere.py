@@ -9,7 +9,7 @@ from pathlib import Path
 from sqlalchemy import select, text
 from sqlmodel import SQLModel
 
-from bot import game
+from bot import profile
 from engine.report import build_report
 from storage.db import session_scope
 from storage.forget import FORGOTTEN_REQUESTER
@@ -84,7 +84,7 @@ def test_a_forgotten_phrase_is_in_no_table_no_file_and_no_later_export(
     assert any(name.startswith("exports/") for name in files_holding(world.data_dir, UNIQUE))
     assert dog_charts and all((world.data_dir / c).is_file() for c in dog_charts)
 
-    assert game.forget(telegram_id, world.data_dir)
+    assert profile.forget(telegram_id, world.data_dir)
 
     assert tables_holding(world, UNIQUE) == []
     assert files_holding(world.data_dir, UNIQUE) == []

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
-from bot import game
+from bot import catalogue, consent, labelling, play_flow
 from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Image, utcnow
@@ -42,14 +42,14 @@ def hostile_labels(db_engine: Engine, isolated_settings: Path, monkeypatch: pyte
         image = session.exec(select(Image)).first()
         assert image is not None
         image.source_path = "/home/operator/private/photos/cat-0001.jpg"
-    game.clear_catalogues()
-    game.record_consent(4242, True, key=get_settings().pseudonym_key())
-    challenge = game.start_challenge(4242, settings).challenge
-    game.open_guess(4242, challenge.play_id)
-    game.make_guess(4242, challenge.play_id, 0, settings)
-    game.add_labels(4242, "; ".join(HOSTILE), settings)
+    catalogue.clear_catalogues()
+    consent.record_consent(4242, True, key=get_settings().pseudonym_key())
+    challenge = play_flow.start_challenge(4242, settings).challenge
+    play_flow.open_guess(4242, challenge.play_id)
+    play_flow.make_guess(4242, challenge.play_id, 0, settings)
+    labelling.add_labels(4242, "; ".join(HOSTILE), settings)
     yield isolated_settings
-    game.clear_catalogues()
+    catalogue.clear_catalogues()
 
 
 def test_text_cells_that_would_run_as_formulas_are_marked(
