@@ -93,9 +93,9 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
     from inv.settings import get_settings
     from storage import migrate
     from storage.db import get_engine, session_scope, use_database
-    from storage.models import Answer, Play, utcnow
     from storage.repo import get_participant
     from testkit.collection import seed_collection
+    from testkit.label_history import EarlierMessage, add_label_history
 
     settings = get_settings()
     use_database(settings.sqlalchemy_url)
@@ -112,26 +112,14 @@ def stored_cost(messages: dict[str, str], rounds: int) -> dict[str, float]:
     with session_scope() as session:
         participant = get_participant(session, player)
         assert participant is not None
-        for n, cluster_id in enumerate(collection.cluster_ids[-20:]):
-            play = Play(
-                participant_id=participant.id or 0,
-                cluster_id=cluster_id,
-                stage="done",
-                outcome="win",
-                served_at=utcnow() - timedelta(hours=2),
-            )
-            session.add(play)
-            session.flush()
-            session.add(
-                Answer(
-                    play_id=play.id or 0,
-                    raw_message=f"{n}" + "!" * 990,
-                    label=f"thing {n}",
-                    normalized=f"thing {n}",
-                    message_key=f"{n}",
-                    created_at=utcnow() - timedelta(hours=2),
-                )
-            )
+        history = [EarlierMessage(f"{n}" + "!" * 990, f"thing {n}", f"{n}") for n in range(20)]
+        add_label_history(
+            session,
+            participant.id or 0,
+            collection.cluster_ids[-20:],
+            history,
+            age=timedelta(hours=2),
+        )
     samples: dict[str, list[float]] = {name: [] for name in names}
     for _ in range(rounds):
         for name in names:  # interleaved, so load on the machine hits every case alike

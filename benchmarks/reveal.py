@@ -44,8 +44,8 @@ def demo_maps(limit: int | None = None) -> list[DemoMap]:
     from engine.classifiers import load_model
     from engine.config import ExplainConfig
     from engine.explainer import Explainer
+    from engine.image_folder import class_index_for_folder
     from engine.images import load_rgb
-    from engine.precompute import class_index_for_folder
     from inv.demo.images import available_photos, gather_demo_images
     from inv.settings import get_settings
 

@@ -25,6 +25,9 @@ return) get a leading apostrophe (storage.spreadsheet); numbers are never change
 gives each source image by its file name, never the operator's path. The zip is readable by its
 owner only (0600) and its name is unique.
 
+What each table holds and how its rows are queried is storage.export_tables; this module
+writes them, with the manifest and the data package, into the zip.
+
 Raw Telegram ids, Telegram names and nicknames never appear: a participant is
 HMAC-SHA256(PSEUDONYM_SECRET, Telegram id) truncated (storage.privacy). The module imports neither
 telegram nor torch.
@@ -40,14 +43,14 @@ import os
 import secrets
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Select, select
+from sqlalchemy import Select, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -62,22 +65,9 @@ from storage.export_parts import (
     model_rows,
     write_globals,
 )
+from storage.export_tables import ExportTable, export_tables
 from storage.migrate import current_revision, head_revision
-from storage.models import (
-    Answer,
-    AnswerConcept,
-    Cluster,
-    Concept,
-    ConceptTest,
-    ExplainedLayer,
-    Export,
-    GlobalExplanation,
-    Image,
-    MergedCluster,
-    Participant,
-    Play,
-    utcnow,
-)
+from storage.models import ExplainedLayer, Export, Image, utcnow
 from storage.privacy import PSEUDONYM_LENGTH
 from storage.spreadsheet import FORMULA_STARTS, TEXT_MARK, spreadsheet_safe
 
@@ -85,145 +75,8 @@ EXPORT_FORMAT = 1
 EXPORTS_DIR = "exports"
 TELEGRAM_DOCUMENT_LIMIT = 50 * 1024 * 1024  # sendDocument's limit through the cloud Bot API
 
-P = Participant.__table__.c
-PL = Play.__table__.c
-A = Answer.__table__.c
-C = Cluster.__table__.c
-I = Image.__table__.c  # noqa: E741  (table alias)
-L = ExplainedLayer.__table__.c
-CO = Concept.__table__.c
-AC = AnswerConcept.__table__.c
-MC = MergedCluster.__table__.c
-CT = ConceptTest.__table__.c
-GE = GlobalExplanation.__table__.c
-
-# Exported columns per table. Anything identifying is left out on purpose: participant.id and
-# telegram_id and nickname, play.chat_id / message_id / poll_id (a private chat id IS the user id).
-PARTICIPANT_COLUMNS: tuple[Column[Any], ...] = (
-    P.pseudonym,
-    P.consent_at,
-    P.consent_declined_at,
-    P.active,
-    P.trust,
-    P.gold_seen,
-    P.gold_correct,
-    P.points,
-    P.streak,
-    P.best_streak,
-    P.created_at,
-    P.last_seen_at,
-)
-PLAY_COLUMNS = (
-    PL.id,
-    P.pseudonym.label("participant"),
-    PL.cluster_id,
-    PL.stage,
-    PL.outcome,
-    PL.is_gold,
-    PL.hint_level,
-    PL.options,
-    PL.guessed_class,
-    PL.correct,
-    PL.guess_points,
-    PL.streak_points,
-    PL.bonus_points,
-    PL.served_at,
-    PL.guessed_at,
-    PL.finished_at,
-)
-ANSWER_COLUMNS = (
-    A.id,
-    A.play_id,
-    P.pseudonym.label("participant"),
-    PL.cluster_id,
-    A.raw_message,
-    A.label,
-    A.normalized,
-    A.cleaned,
-    A.hint_level,
-    # "flags" and "rank" would shadow pandas' DataFrame.flags and DataFrame.rank.
-    A.flags.label("quality_flags"),
-    A.accepted,
-    A.bonus_points,
-    A.created_at,
-)
-CLUSTER_COLUMNS = (
-    C.id,
-    C.image_id,
-    C.layer_id,
-    C.class_index,
-    C.layer_name,
-    C.depth,
-    C.rank.label("cluster_rank"),
-    C.weight,
-    C.n_maps,
-    C.channels,
-    C.map_file,
-    C.is_gold,
-    C.active,
-)
-IMAGE_COLUMNS = (
-    I.id,
-    I.model_id,
-    I.sha256,
-    I.config_key,
-    I.source_path,
-    I.crop_file,
-    I.width,
-    I.height,
-    I.true_class,
-    I.predicted_class,
-    I.predicted_prob,
-    I.explained_class,
-)
-LAYER_COLUMNS = (
-    L.id,
-    L.image_id,
-    L.layer_name,
-    L.depth,
-    L.channels,
-    L.kept_channels,
-    L.height,
-    L.width,
-    L.kept_weight,
-    L.gradcam_file,
-)
-CONCEPT_COLUMNS = (
-    CO.id,
-    CO.class_index,
-    CO.name,
-    CO.phrases,
-    CO.first_generation,
-    CO.last_generation,
-)
-ANSWER_CONCEPT_COLUMNS = (AC.answer_id, AC.concept_id, AC.generation, AC.bonus_points)
-CONCEPT_TEST_COLUMNS = (
-    CT.generation,
-    CT.class_index,
-    CT.layer_name,
-    CT.concept_id,
-    CT.concept_name,
-    CT.examples,
-    CT.random_sets,
-    CT.score,
-    CT.p_value,
-    CT.verdict,
-)
-MERGED_COLUMNS = (
-    MC.id,
-    MC.generation,
-    MC.image_id,
-    MC.class_index,
-    MC.layer_name,
-    MC.depth,
-    MC.member_cluster_ids,
-    MC.weight,
-    MC.n_maps,
-    MC.best_concept_id,
-    MC.best_score,
-    MC.label_scores,
-    MC.map_file,
-)
+IMAGE = Image.__table__.c
+LAYER = ExplainedLayer.__table__.c
 
 
 @dataclass(frozen=True)
@@ -282,7 +135,7 @@ def _rows(session: Session, query: Select[Any]) -> Iterable[Sequence[Any]]:
 def _parameters(session: Session, parameters: Mapping[str, Any]) -> dict[str, Any]:
     params: dict[str, Any] = dict(parameters)
     params["config_keys"] = sorted(
-        session.connection().execute(select(I.config_key).distinct()).scalars().all()
+        session.connection().execute(select(IMAGE.config_key).distinct()).scalars().all()
     )
     params["pseudonym"] = (
         f"HMAC-SHA256(PSEUDONYM_SECRET, telegram id), first {PSEUDONYM_LENGTH} hex characters"
@@ -324,133 +177,39 @@ def write_export(
                 session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
             generation = generations.current_id(session)
             models = model_rows(session)
-            image_models = dict(session.connection().execute(select(I.id, I.model_id)).all())
+            image_models = dict(
+                session.connection().execute(select(IMAGE.id, IMAGE.model_id)).all()
+            )
             names = ClassNames(models, image_models)
             with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
                 packer = FilePacker(zf, data_dir)
                 pack = packer.queue if with_images else (lambda _relative: None)
 
-                def table(
-                    name: str,
-                    columns: Sequence[Any],
-                    query: Select[Any],
-                    key: str,
-                    extra: Sequence[str] = (),
-                    derive: Callable[[Any], Sequence[Any]] | None = None,
-                    packed: Sequence[str] = (),
-                    transform: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
-                ) -> None:
-                    """One CSV; `derive` adds the `extra` columns, `packed` names file columns."""
+                def write_table(table: ExportTable) -> None:
+                    """One CSV, with its derived columns; the files it names are packed."""
 
                     def complete(row: Any) -> Sequence[Any]:
-                        for column in packed:
+                        for column in table.packed:
                             pack(getattr(row, column))
+                        derive = table.derive
                         values = (*row, *derive(row)) if derive is not None else row
-                        return transform(values) if transform is not None else values
+                        return table.transform(values) if table.transform is not None else values
 
-                    rows = (complete(row) for row in _rows(session, query))
-                    every = [*columns, *extra]
-                    counts[key] = _write_csv(zf, name, every, rows)
+                    rows = (complete(row) for row in _rows(session, table.query))
+                    every = table.every_column
+                    counts[table.key] = _write_csv(zf, table.file_name, every, rows)
                     packer.flush()
-                    files[name] = {"rows": counts[key], "columns": _column_names(every)}
-                    resources.append(table_resource(key, name, every, counts[key]))
+                    files[table.file_name] = {
+                        "rows": counts[table.key],
+                        "columns": _column_names(every),
+                    }
+                    resources.append(
+                        table_resource(table.key, table.file_name, every, counts[table.key])
+                    )
 
-                table(
-                    "participants.csv",
-                    PARTICIPANT_COLUMNS,
-                    # Only people who agreed: someone who declined is not a participant.
-                    select(*PARTICIPANT_COLUMNS)
-                    .where(P.consent_at.is_not(None))
-                    .order_by(P.pseudonym),
-                    "participants",
-                )
-                table(
-                    "plays.csv",
-                    PLAY_COLUMNS,
-                    select(*PLAY_COLUMNS)
-                    .join_from(Play.__table__, Participant.__table__, PL.participant_id == P.id)
-                    .order_by(PL.id),
-                    "plays",
-                    ("options_names", "guessed_class_name"),
-                    lambda r: (names.names(r.options), names.name(r.guessed_class)),
-                )
-                table(
-                    "answers.csv",
-                    ANSWER_COLUMNS,
-                    select(*ANSWER_COLUMNS)
-                    .join_from(Answer.__table__, Play.__table__, A.play_id == PL.id)
-                    .join(Participant.__table__, PL.participant_id == P.id)
-                    .order_by(A.id),
-                    "answers",
-                )
-                table(
-                    "clusters.csv",
-                    CLUSTER_COLUMNS,
-                    select(*CLUSTER_COLUMNS).order_by(C.id),
-                    "clusters",
-                    ("class_name",),
-                    lambda r: (names.name(r.class_index, r.image_id),),
-                    ("map_file",),
-                )
-                table(
-                    "images.csv",
-                    IMAGE_COLUMNS,
-                    select(*IMAGE_COLUMNS).order_by(I.id),
-                    "images",
-                    ("true_class_name", "predicted_class_name", "explained_class_name"),
-                    lambda r: (
-                        names.name(r.true_class, r.id),
-                        names.name(r.predicted_class, r.id),
-                        names.name(r.explained_class, r.id),
-                    ),
-                    ("crop_file",),
-                    transform=_source_file_name,
-                )
-                table(
-                    "layers.csv",
-                    LAYER_COLUMNS,
-                    select(*LAYER_COLUMNS).order_by(L.id),
-                    "layers",
-                    packed=("gradcam_file",),
-                )
                 gen = generation if generation is not None else -1
-                table(
-                    "concepts.csv",
-                    CONCEPT_COLUMNS,
-                    select(*CONCEPT_COLUMNS)
-                    .where(CO.first_generation <= gen, CO.last_generation >= gen)
-                    .order_by(CO.id),
-                    "concepts",
-                    ("class_name",),
-                    lambda r: (names.name(r.class_index),),
-                )
-                table(
-                    "answer_concepts.csv",
-                    ANSWER_CONCEPT_COLUMNS,
-                    select(*ANSWER_CONCEPT_COLUMNS)
-                    .where(AC.generation == gen)
-                    .order_by(AC.answer_id),
-                    "answer_concepts",
-                )
-                table(
-                    "merged_clusters.csv",
-                    MERGED_COLUMNS,
-                    select(*MERGED_COLUMNS).where(MC.generation == gen).order_by(MC.id),
-                    "merged_clusters",
-                    ("class_name",),
-                    lambda r: (names.name(r.class_index, r.image_id),),
-                    ("map_file",),
-                )
-                table(
-                    "concept_tests.csv",
-                    CONCEPT_TEST_COLUMNS,
-                    select(*CONCEPT_TEST_COLUMNS)
-                    .where(CT.generation == gen)
-                    .order_by(CT.class_index, CT.layer_name, CT.id),
-                    "concept_tests",
-                    ("class_name",),
-                    lambda r: (names.name(r.class_index),),
-                )
+                for table in export_tables(names, gen):
+                    write_table(table)
                 counts["global_explanations"], concept_rows = write_globals(
                     zf, session, gen, names, packer, with_images
                 )
@@ -476,7 +235,9 @@ def write_export(
                     {"layer_name": name, "depth": depth}
                     for name, depth in session.connection()
                     .execute(
-                        select(L.layer_name, L.depth).distinct().order_by(L.depth, L.layer_name)
+                        select(LAYER.layer_name, LAYER.depth)
+                        .distinct()
+                        .order_by(LAYER.depth, LAYER.layer_name)
                     )
                     .all()
                 ]
@@ -530,18 +291,6 @@ def write_export(
             )
         )
     return ExportResult(path, size, digest.hexdigest(), counts, manifest)
-
-
-_SOURCE_PATH = [c.key for c in IMAGE_COLUMNS].index("source_path")
-
-
-def _source_file_name(row: Sequence[Any]) -> list[Any]:
-    """An images.csv row with the source image's file name in place of the operator's path."""
-    values = list(row)
-    path = values[_SOURCE_PATH]
-    if path:
-        values[_SOURCE_PATH] = PurePosixPath(str(path).replace("\\", "/")).name
-    return values
 
 
 def _version() -> str:

@@ -2,7 +2,8 @@
 
 What precompute would have written, without a network: crops are random RGB PNGs and cluster
 maps are map files the engine's `load_map` reads, under DATA_DIR where precompute puts them
-(paths in the database are relative to it). Tests and the load benchmarks seed the game with it.
+(paths in the database are relative to it). The tests of the game, the labels and storage, and the
+benchmarks seed their databases with it: one factory, so a change of the schema is made once.
 """
 
 from __future__ import annotations
@@ -37,6 +38,24 @@ class Collection:
     gold_ids: list[int]
     classes: list[str]
     class_of: dict[int, int]  # cluster id -> class index
+    image_ids: list[int]  # in the order the images were made
+    cluster_at: dict[tuple[int, int, int], int]  # (position in image_ids, depth, rank) -> id
+
+
+@dataclass(frozen=True)
+class ClusterShape:
+    """The cluster of one rank, the same in every layer of every image."""
+
+    weight: float  # percent of its layer's importance
+    n_maps: int
+    channels: tuple[int, ...]
+
+
+def default_shapes(clusters_per_layer: int) -> list[ClusterShape]:
+    """Weights falling by 10 points a rank from 50, four maps of two channels each."""
+    return [
+        ClusterShape(50.0 - 10 * rank, 4, (rank, rank + 1)) for rank in range(clusters_per_layer)
+    ]
 
 
 def write_map(path: Path, values: np.ndarray) -> None:
@@ -57,19 +76,36 @@ def seed_collection(
     gold_every: int = 1,
     seed: int = 0,
     model_name: str = "testnet",
+    image_classes: Sequence[int] | None = None,
+    layer_names: Sequence[str] | None = None,
+    shapes: Sequence[ClusterShape] | None = None,
 ) -> Collection:
     """`images` images of distinct classes (cycling through `classes`), each with `layers`
     layers of `clusters_per_layer` clusters.
 
     Crops are `size` pixels square; layer `depth` has maps of `layer_sides[depth]` cells a side
     (default: shrinking with depth). The rank-0 cluster of the deepest layer of every
-    `gold_every`-th image is gold.
+    `gold_every`-th image is gold (none when `gold_every` is 0).
+
+    Given, `image_classes` is the class index of each image (one per image, in order),
+    `layer_names` the name of each layer (default `features.<10 + depth>`) and `shapes` the
+    cluster of each rank (default: `default_shapes`).
     """
     rng = np.random.default_rng(seed)
     names = list(classes or CLASSES)
     sides = list(layer_sides or [4 + 2 * (layers - depth) for depth in range(layers)])
     if len(sides) != layers:
         raise ValueError("layer_sides must give one side per layer")
+    layer_names = list(layer_names or [f"features.{10 + depth}" for depth in range(layers)])
+    if len(layer_names) != layers:
+        raise ValueError("layer_names must give one name per layer")
+    shapes = list(shapes or default_shapes(clusters_per_layer))
+    if len(shapes) != clusters_per_layer:
+        raise ValueError("shapes must give one cluster shape per rank")
+    if image_classes is None:
+        image_classes = [i % len(names) for i in range(images)]
+    if len(image_classes) != images:
+        raise ValueError("image_classes must give one class per image")
     model = Model(
         name=model_name, weights_hash=f"w{seed:04d}", num_classes=len(names), classes=names
     )
@@ -78,8 +114,9 @@ def seed_collection(
     cluster_ids: list[int] = []
     gold_ids: list[int] = []
     class_of: dict[int, int] = {}
-    for i in range(images):
-        cls = i % len(names)
+    image_ids: list[int] = []
+    cluster_at: dict[tuple[int, int, int], int] = {}
+    for i, cls in enumerate(image_classes):
         crop_rel = f"crops/{seed}-{i}.png"
         crop_path = data_dir / crop_rel
         crop_path.parent.mkdir(parents=True, exist_ok=True)
@@ -100,11 +137,12 @@ def seed_collection(
         )
         session.add(image)
         session.flush()
+        image_ids.append(image.id)
         for depth in range(layers):
             side = sides[depth]
             layer = ExplainedLayer(
                 image_id=image.id,
-                layer_name=f"features.{10 + depth}",
+                layer_name=layer_names[depth],
                 depth=depth,
                 channels=64,
                 kept_channels=10,
@@ -114,10 +152,10 @@ def seed_collection(
             )
             session.add(layer)
             session.flush()
-            for rank in range(clusters_per_layer):
+            for rank, shape in enumerate(shapes):
                 map_rel = f"maps/{seed}-{i}-{depth}-{rank}.png"
                 write_map(data_dir / map_rel, rng.random((side, side)).astype(np.float32))
-                gold = depth == layers - 1 and rank == 0 and i % gold_every == 0
+                gold = depth == layers - 1 and rank == 0 and gold_every > 0 and i % gold_every == 0
                 cluster = Cluster(
                     layer_id=layer.id,
                     image_id=image.id,
@@ -125,16 +163,17 @@ def seed_collection(
                     layer_name=layer.layer_name,
                     depth=depth,
                     rank=rank,
-                    weight=50.0 - 10 * rank,
-                    n_maps=4,
-                    channels=[rank, rank + 1],
+                    weight=shape.weight,
+                    n_maps=shape.n_maps,
+                    channels=list(shape.channels),
                     map_file=map_rel,
                     is_gold=gold,
                 )
                 session.add(cluster)
                 session.flush()
                 cluster_ids.append(cluster.id)
+                cluster_at[(i, depth, rank)] = cluster.id
                 class_of[cluster.id] = cls
                 if gold:
                     gold_ids.append(cluster.id)
-    return Collection(model.id, cluster_ids, gold_ids, names, class_of)
+    return Collection(model.id, cluster_ids, gold_ids, names, class_of, image_ids, cluster_at)

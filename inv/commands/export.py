@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from inv.commands.out_file import add_out_argument, out_is_a_directory
 
 if TYPE_CHECKING:
     from inv.settings import Settings
@@ -14,13 +15,7 @@ HELP = "write the pseudonymised research export (zip)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="zip file to write (default: DATA_DIR/exports/inv-export-<time>.zip)",
-    )
+    add_out_argument(parser, what="zip file", default="DATA_DIR/exports/inv-export-<time>.zip")
     parser.add_argument(
         "--with-images",
         action="store_true",
@@ -35,8 +30,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from storage.export import write_export
 
     out: Path | None = args.out
-    if out is not None and out.exists() and out.is_dir():
-        print(f"inv export: --out {out} is a directory; give a file name", file=sys.stderr)
+    if out_is_a_directory("export", out):
         return 2
     require_schema(get_engine())
     result = write_export(

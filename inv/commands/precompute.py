@@ -64,9 +64,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from engine.classifiers import ModelLoadError
+    from engine.content_files import clean_orphans
     from engine.hooks import LayerCallError
     from engine.images import IMAGE_SUFFIXES, ImageError
-    from engine.precompute import clean_orphans, precompute
+    from engine.precompute import precompute
     from storage import migrate
     from storage.db import get_engine
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+from inv.commands.out_file import add_out_argument, out_is_a_directory
 
 if TYPE_CHECKING:
     from inv.settings import Settings
@@ -15,13 +16,7 @@ HELP = "write the HTML report of what the database holds"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--out",
-        type=Path,
-        default=None,
-        metavar="FILE",
-        help="HTML file to write (default: DATA_DIR/reports/inv-report-<time>.html)",
-    )
+    add_out_argument(parser, what="HTML file", default="DATA_DIR/reports/inv-report-<time>.html")
     parser.add_argument(
         "--title", default="inv report", help="heading of the report (default: inv report)"
     )
@@ -33,8 +28,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     from storage.db_errors import require_schema
 
     out: Path | None = args.out
-    if out is not None and out.is_dir():
-        print(f"inv report: --out {out} is a directory; give a file name", file=sys.stderr)
+    if out_is_a_directory("report", out):
         return 2
     require_schema(get_engine())
     path = build_report(

@@ -17,9 +17,10 @@ from bot.labelling import add_labels
 from engine.labels.agreement import normalize_label
 from inv.settings import Settings, get_settings
 from storage.db import session_scope
-from storage.models import Answer, Cluster, Play, utcnow
+from storage.models import Answer, Cluster
 from storage.repo import get_participant
 from testkit.collection import seed_collection
+from testkit.label_history import EarlierMessage, add_label_history
 
 
 @pytest.fixture
@@ -117,26 +118,10 @@ def test_the_work_per_label_message_does_not_grow_with_history(
         assert participant is not None
         clusters = seed_clusters(session)
         long_message = ", ".join(["z" + "!" * 60] * 10)[:1000]
-        for n, cluster_id in enumerate(clusters[:20]):
-            play = Play(
-                participant_id=participant.id or 0,
-                cluster_id=cluster_id,
-                stage="done",
-                outcome="win",
-                served_at=utcnow() - timedelta(hours=1),
-            )
-            session.add(play)
-            session.flush()
-            session.add(
-                Answer(
-                    play_id=play.id or 0,
-                    raw_message=f"{n} {long_message}",
-                    label=f"z{n}",
-                    normalized=f"z{n}",
-                    message_key=f"{n} z",
-                    created_at=utcnow() - timedelta(hours=1),
-                )
-            )
+        history = [EarlierMessage(f"{n} {long_message}", f"z{n}", f"{n} z") for n in range(20)]
+        add_label_history(
+            session, participant.id or 0, clusters[:20], history, age=timedelta(hours=1)
+        )
     with_history = work_for_one_message(2)
     assert with_history == fresh > 0
 

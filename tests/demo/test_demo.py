@@ -17,7 +17,7 @@ from sqlmodel import select
 
 from inv.demo.audit import audit_export
 from inv.demo.players import CARELESS, COPIER, HONEST, SPAMMER, make_profiles
-from inv.demo.run import DemoOptions, run_demo
+from inv.demo.run import DemoOptions, DemoResult, run_demo
 from inv.demo.vocabulary import NOISE, VOCABULARY
 from inv.settings import Settings
 from storage.db import dispose_engines, session_scope, use_database
@@ -36,26 +36,42 @@ PLAYERS, CHALLENGES, PLAYS_PER_CHALLENGE = 10, 8, 5
 SEED = 2
 
 
+def fast_demo(out: Path, seed: int) -> DemoResult:
+    """The demo at this module's size: few photos, players and challenges, no progress bars."""
+    return run_demo(
+        DemoOptions(
+            out=out,
+            seed=seed,
+            players=PLAYERS,
+            challenges=CHALLENGES,
+            plays_per_challenge=PLAYS_PER_CHALLENGE,
+            images=3,
+            progress=False,
+        ),
+        Settings(_env_file=None),  # no developer .env leaks into the run
+    )
+
+
+def read_export(path: Path) -> dict[str, bytes]:
+    """Every file of an export zip, by its name in the zip."""
+    with zipfile.ZipFile(path) as archive:
+        return {name: archive.read(name) for name in archive.namelist()}
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """One fast demo run shared by the tests of this module."""
     out = tmp_path_factory.mktemp("demo") / "out"
     environment = dict(os.environ)
     try:
-        result = run_demo(
-            DemoOptions(
-                out=out,
-                seed=SEED,
-                players=PLAYERS,
-                challenges=CHALLENGES,
-                plays_per_challenge=PLAYS_PER_CHALLENGE,
-                images=3,
-                progress=False,
-            ),
-            Settings(_env_file=None),  # no developer .env leaks into the run
-        )
-        # The demo redirects its own settings; the process's environment stays as it was.
-        assert dict(os.environ) == environment
+        result = fast_demo(out, SEED)
+        # The demo redirects its own settings: no variable that was set changes, and no
+        # settings variable appears. The libraries it loads first (torch, scikit-learn, Sentence-
+        # BERT) add their own thread and cache variables on import, which redirects nothing.
+        changed = sorted(k for k, v in environment.items() if os.environ.get(k) != v)
+        settings_names = {name.upper() for name in Settings.model_fields}
+        added = sorted((set(os.environ) - set(environment)) & settings_names)
+        assert (changed, added) == ([], [])
         with session_scope(readonly=True) as session:
             counts = {
                 "images": session.exec(select(func.count()).select_from(Image)).one(),
@@ -112,18 +128,7 @@ def test_no_noise_or_typo_in_any_top_five_of_other_seeds(
     """With the demo run above, three seeds of the benchmark's noise check (benchmarks/crowd.py
     runs seeds 1-5 with 3, 9 and 15 photos and 30 players)."""
     out = tmp_path_factory.getbasetemp() / "noise-runs"  # shared: the photos are explained once
-    result = run_demo(
-        DemoOptions(
-            out=out,
-            seed=seed,
-            players=PLAYERS,
-            challenges=CHALLENGES,
-            plays_per_challenge=PLAYS_PER_CHALLENGE,
-            images=3,
-            progress=False,
-        ),
-        Settings(_env_file=None),
-    )
+    result = fast_demo(out, seed)
     audit = audit_export(result.export)
     assert result.summary["crowd"].noise_labels > 0
     assert audit.noise == [] and audit.typos == [], audit
@@ -169,26 +174,20 @@ def test_report_says_plainly_which_concepts_the_network_test_could_not_decide(
     assert len(marks) == len(demo["top_concepts"])
     assert {verdict for verdict, _ in marks} == {"too few examples"}
     assert "Network test of its concepts:" in report and "<td>validated" not in report
-    with zipfile.ZipFile(demo["result"].export) as archive:
-        rows = archive.read("concept_tests.csv").decode().splitlines()
+    rows = read_export(demo["result"].export)["concept_tests.csv"].decode().splitlines()
     assert len(rows) == 1 + len(demo["top_concepts"])
-
-
-def archive_globals(demo: dict) -> str:
-    with zipfile.ZipFile(demo["result"].export) as archive:
-        return archive.read("global_explanations.json").decode()
 
 
 def test_export_matches_the_database(demo: dict) -> None:
     counts = demo["counts"]
-    with zipfile.ZipFile(demo["result"].export) as archive:
-        manifest = json.loads(archive.read("manifest.json"))
-        names = set(archive.namelist())
-        everything = b"".join(archive.read(name) for name in names if not name.endswith(".png"))
+    files = read_export(demo["result"].export)
+    manifest = json.loads(files["manifest.json"])
+    names = set(files)
+    everything = b"".join(data for name, data in files.items() if not name.endswith(".png"))
     assert {"participants.csv", "plays.csv", "answers.csv", "concepts.csv"} <= names
     charts = [name for name in names if name.startswith("charts/")]
     # Every class with rising or fading concepts brings its layer-trend chart with its panels.
-    explanations = json.loads(archive_globals(demo))["explanations"]
+    explanations = json.loads(files["global_explanations.json"])["explanations"]
     with_trends = {e["class_index"] for e in explanations if e["payload"]["trend_chart_file"]}
     assert with_trends and sum("trend" in name for name in charts) == len(with_trends)
     assert all(
@@ -268,34 +267,23 @@ def _without_timestamps(text: str) -> str:
 
 def test_same_seed_gives_the_same_report_and_export(demo: dict, tmp_path: Path) -> None:
     try:
-        again = run_demo(
-            DemoOptions(
-                out=tmp_path / "again",
-                seed=SEED,
-                players=PLAYERS,
-                challenges=CHALLENGES,
-                plays_per_challenge=PLAYS_PER_CHALLENGE,
-                images=3,
-                progress=False,
-            ),
-            Settings(_env_file=None),
-        )
+        again = fast_demo(tmp_path / "again", SEED)
     finally:
         use_database(None)
         dispose_engines()
     first = _without_timestamps(demo["result"].report.read_text(encoding="utf-8"))
     second = _without_timestamps(again.report.read_text(encoding="utf-8"))
     assert first == second
-    with zipfile.ZipFile(demo["result"].export) as a, zipfile.ZipFile(again.export) as b:
-        assert sorted(a.namelist()) == sorted(b.namelist())
-        for name in a.namelist():
-            if name == "manifest.json":
-                continue  # carries the export's own time and file hashes of timestamped tables
-            left, right = a.read(name), b.read(name)
-            if name.endswith((".csv", ".json")):
-                # Image rows keep the path each photo was read from, which names its run's folder.
-                left_text = IMAGE_FOLDER.sub("<images>/", left.decode())
-                right_text = IMAGE_FOLDER.sub("<images>/", right.decode())
-                assert _without_timestamps(left_text) == _without_timestamps(right_text), name
-            else:
-                assert left == right, name
+    a, b = read_export(demo["result"].export), read_export(again.export)
+    assert sorted(a) == sorted(b)
+    for name, left in a.items():
+        if name == "manifest.json":
+            continue  # carries the export's own time and file hashes of timestamped tables
+        right = b[name]
+        if name.endswith((".csv", ".json")):
+            # Image rows keep the path each photo was read from, which names its run's folder.
+            left_text = IMAGE_FOLDER.sub("<images>/", left.decode())
+            right_text = IMAGE_FOLDER.sub("<images>/", right.decode())
+            assert _without_timestamps(left_text) == _without_timestamps(right_text), name
+        else:
+            assert left == right, name

@@ -11,8 +11,9 @@ from PIL import Image
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
+from engine.content_files import clean_orphans, referenced_files
 from engine.images import Preprocess
-from engine.precompute import clean_orphans, precompute, referenced_files
+from engine.precompute import precompute
 from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import Image as ImageRow

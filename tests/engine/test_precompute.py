@@ -20,8 +20,9 @@ from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from engine import ExplainConfig, Explainer
+from engine.content_files import clean_orphans, referenced_files
 from engine.overlap import OverlappedRunner, Timeline
-from engine.precompute import clean_orphans, precompute, referenced_files
+from engine.precompute import precompute
 from engine.render import load_map
 from inv.cli import main as inv_main
 from inv.settings import get_settings

@@ -113,7 +113,7 @@ def test_any_label_leaves_rebuild_report_and_export_working(
     sqlite_world: World, tmp_path_factory: pytest.TempPathFactory, labels: list[str]
 ) -> None:
     world = sqlite_world
-    layer = LAYERS[1][0]
+    layer = LAYERS[1]
     # Two accounts give the same labels on one cluster of each class, so they pass the agreement
     # rule and reach the charts.
     for class_index in (0, 1):

@@ -141,11 +141,11 @@ def test_first_rebuild_matches_hand_computed_values(world: World) -> None:
 
         # The merged map is the weight-averaged map of its members, stored as a map file.
         members = [
-            load_map(world.data_dir / f"maps/{world.images[(DOG, 0)]}-1-{r}.png") for r in (0, 1)
+            load_map(world.data_dir / world.map_file(world.cluster(DOG, 0, L1, r))) for r in (0, 1)
         ]
         stored = load_map(world.data_dir / ma.map_file)
         assert np.allclose(stored, merged_map(members, [60.0, 30.0]), atol=1e-4)
-        assert merged[(b1,)].map_file == f"maps/{world.images[(DOG, 1)]}-1-0.png"
+        assert merged[(b1,)].map_file == world.map_file(world.cluster(DOG, 1, L1, 0))
 
         # Reconciled agreement bonus: an answer earns it when another player gave the concept
         # on the same cluster before.
@@ -352,7 +352,7 @@ def test_a_missing_picture_costs_its_overlay_not_the_rebuild(
     world: World, caplog: pytest.LogCaptureFixture
 ) -> None:
     dog_scenario(world)
-    (world.data_dir / "crops/c0-i0.png").unlink()
+    world.crop_path(DOG, 0).unlink()
     report = rebuild()
     assert report.ok
     ear = _payloads(world.engine, DOG)[L1]["concepts"][0]

@@ -1,5 +1,7 @@
 """Helpers that insert explained images, clusters, players, plays and answers directly, with small
-crop and map files under DATA_DIR, for the label and rebuild tests."""
+crop and map files under DATA_DIR, for the label and rebuild tests. The images and clusters come
+from the shared synthetic collection (testkit.collection); this module adds the players and their
+plays, and names every image and cluster by class, image, layer and rank."""
 
 from __future__ import annotations
 
@@ -7,15 +9,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-from PIL import Image as PILImage
 from sqlalchemy.engine import Engine
 
-from engine.render import encode_map
 from storage.db import session_scope
-from storage.models import Answer, Cluster, ExplainedLayer, Image, Model, Participant, Play
+from storage.models import Answer, Cluster, Image, Participant, Play
+from testkit.collection import ClusterShape, seed_collection
 
-LAYERS: tuple[tuple[str, int], ...] = (("features.10", 0), ("features.29", 1))
+LAYERS: tuple[str, ...] = ("features.10", "features.29")  # at depths 0 and 1
 
 
 @dataclass
@@ -31,6 +31,20 @@ class World:
 
     def cluster(self, class_index: int, image: int, layer: str, rank: int) -> int:
         return self.clusters[(class_index, image, layer, rank)]
+
+    def crop_path(self, class_index: int, image: int) -> Path:
+        """The crop file of the `image`-th image of the class."""
+        with session_scope(self.engine, readonly=True) as s:
+            row = s.get(Image, self.images[(class_index, image)])
+            assert row is not None
+            return self.data_dir / row.crop_file
+
+    def map_file(self, cluster_id: int) -> str:
+        """The cluster's map file, relative to DATA_DIR as the database holds it."""
+        with session_scope(self.engine, readonly=True) as s:
+            row = s.get(Cluster, cluster_id)
+            assert row is not None
+            return row.map_file
 
     def participant(self, trust: float = 0.5, points: int = 0) -> int:
         self._next_telegram_id += 1
@@ -100,91 +114,39 @@ class World:
             return ids
 
 
-def _write_crop(path: Path, seed: int) -> None:
-    rng = np.random.default_rng(seed)
-    base = np.linspace(0, 255, 64, dtype=np.float64)
-    rgb = np.stack(
-        [
-            np.add.outer(base, base) / 2,
-            np.tile(base, (64, 1)).T,
-            np.full((64, 64), rng.uniform(0, 255)),
-        ],
-        axis=-1,
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    PILImage.fromarray(rgb.astype(np.uint8), mode="RGB").save(path)
-
-
 def build_world(
     engine: Engine,
     data_dir: Path,
     *,
     classes: Sequence[str] = ("dog", "cat", "car"),
     images_per_class: int = 2,
-    layers: Sequence[tuple[str, int]] = LAYERS,
+    layers: Sequence[str] = LAYERS,
     weights: Sequence[float] = (60.0, 30.0),
 ) -> World:
-    """A model, `images_per_class` images of each class, each with `layers`, each layer with one
-    cluster per weight (rank = position), crops and 7×7 maps written under `data_dir`."""
-    rng = np.random.default_rng(7)
+    """A model, `images_per_class` images of each class, each with `layers` (depth = position),
+    each layer with one cluster per weight (rank = position, 3 + rank maps), no gold; crops and
+    7×7 maps written under `data_dir` by the shared collection factory."""
+    image_classes = [c for c in range(len(classes)) for _ in range(images_per_class)]
     with session_scope(engine) as s:
-        model = Model(
-            name="testnet", weights_hash="f" * 16, num_classes=len(classes), classes=list(classes)
+        collection = seed_collection(
+            s,
+            data_dir,
+            images=len(image_classes),
+            layers=len(layers),
+            clusters_per_layer=len(weights),
+            classes=list(classes),
+            layer_sides=[7] * len(layers),
+            gold_every=0,
+            image_classes=image_classes,
+            layer_names=layers,
+            shapes=[ClusterShape(weight, 3 + rank, (rank,)) for rank, weight in enumerate(weights)],
         )
-        s.add(model)
-        s.flush()
-        world = World(engine, data_dir, int(model.id), list(classes))
-        for c in range(len(classes)):
-            for n in range(images_per_class):
-                crop = f"crops/c{c}-i{n}.png"
-                _write_crop(data_dir / crop, seed=c * 100 + n)
-                image = Image(
-                    model_id=model.id,
-                    sha256=f"{c:04d}{n:04d}".ljust(64, "0"),
-                    config_key="cfg",
-                    source_path=f"/photos/{c}-{n}.jpg",
-                    crop_file=crop,
-                    width=64,
-                    height=64,
-                    true_class=c,
-                    predicted_class=c,
-                    predicted_prob=0.9,
-                    explained_class=c,
-                )
-                s.add(image)
-                s.flush()
-                world.images[(c, n)] = int(image.id)
-                for layer_name, depth in layers:
-                    layer = ExplainedLayer(
-                        image_id=image.id,
-                        layer_name=layer_name,
-                        depth=depth,
-                        channels=64,
-                        kept_channels=10,
-                        height=7,
-                        width=7,
-                        kept_weight=90.0,
-                    )
-                    s.add(layer)
-                    s.flush()
-                    for rank, weight in enumerate(weights):
-                        map_file = f"maps/{image.id}-{depth}-{rank}.png"
-                        path = data_dir / map_file
-                        path.parent.mkdir(parents=True, exist_ok=True)
-                        path.write_bytes(encode_map(rng.uniform(0, 1, size=(7, 7))))
-                        cluster = Cluster(
-                            layer_id=layer.id,
-                            image_id=image.id,
-                            class_index=c,
-                            layer_name=layer_name,
-                            depth=depth,
-                            rank=rank,
-                            weight=weight,
-                            n_maps=3 + rank,
-                            channels=[rank],
-                            map_file=map_file,
-                        )
-                        s.add(cluster)
-                        s.flush()
-                        world.clusters[(c, n, layer_name, rank)] = int(cluster.id)
+    world = World(engine, data_dir, collection.model_id, list(classes))
+    for position, image_id in enumerate(collection.image_ids):
+        c, n = divmod(position, images_per_class)
+        world.images[(c, n)] = image_id
+        for depth, layer_name in enumerate(layers):
+            for rank in range(len(weights)):
+                cluster_id = collection.cluster_at[(position, depth, rank)]
+                world.clusters[(c, n, layer_name, rank)] = cluster_id
     return world
