@@ -110,6 +110,11 @@ def parse_args() -> argparse.Namespace:
         "--profile", type=Path, default=None, help="write a cProfile of the bot's event loop"
     )
     parser.add_argument(
+        "--db-timing",
+        action="store_true",
+        help="time each game function in the database thread (wall, CPU, queueing)",
+    )
+    parser.add_argument(
         "--timeline", action="store_true", help="print latency per second of the steady phase"
     )
     return parser.parse_args()

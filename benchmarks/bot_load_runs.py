@@ -219,12 +219,20 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             flood_rate=args.flood_rate,
             flood_burst=args.flood_burst,
         )
+        db_timer = None
+        if args.db_timing:
+            from benchmarks.db_timing import TimedDbRunner
+
+            services = app.bot_data["services"]
+            services.db = db_timer = TimedDbRunner(services.db)
         bot_thread = BotThread(app, poll_timeout=10, poll_interval=args.poll_interval).start()
         started = time.monotonic()
         warmed = bot_thread.call(warm_photos(app), timeout=900)
         print(
             f"inv warm-up: {warmed} photos rendered and uploaded once in {time.monotonic() - started:.1f} s"
         )
+        if db_timer is not None:
+            db_timer.reset()  # the join, ceiling and steady phases, not the warm-up
         if profiler is not None:
 
             async def enable() -> None:
@@ -245,6 +253,8 @@ def run_inv(args: argparse.Namespace) -> tuple[dict[str, Any], bool]:
             "latencies"
         ]
         figures = inv_load_figures(args, results, cpu, child, rows)
+        if db_timer is not None:
+            figures["db_thread"] = db_timer.report()
         counts = database_counts(FIRST_ID, args.players)
         ok = database_check(args, results, counts, app.bot_data["flood"])
         figures["database_ok"] = ok
