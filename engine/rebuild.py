@@ -220,7 +220,7 @@ class _ClassResult:
     answer_concepts: list[dict[str, Any]]
     merged: list[dict[str, Any]]
     explanations: list[dict[str, Any]]
-    charts: int
+    charts: int  # PNG files drawn for it
     statuses: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -380,10 +380,18 @@ class _Rebuild:
         self.progress("score", 0.5)
         with ThreadPoolExecutor(DRAW_THREADS, thread_name_prefix="inv-charts") as executor:
             results = self._explain(by_class, concepts, classes, names, executor)
+            results = [r for r in results if r.class_index not in self.failed]
+            self.progress("tcav", 0.85)
+            self._test_concepts(results, report)
+            # The charts show the tests' verdicts: drawn after them.
+            self.progress("charts", 0.9)
+            self._draw(results, executor)
         published = [c for c in classes if c not in self.failed]
         results = [r for r in results if r.class_index not in self.failed]
-        self.progress("tcav", 0.95)
-        self._test_concepts(results, report)
+        self._concept_test_rows = [
+            row for row in self._concept_test_rows if row["class_index"] not in self.failed
+        ]
+        report.concept_tests = len(self._concept_test_rows)
         self.progress("switch", 0.97)
         self._switch(current_id, published, results, cleaned_updates, max_id)
         self._after_switch()
@@ -414,11 +422,28 @@ class _Rebuild:
             generation=self.generation or 0,
             min_examples=self.labels.min_concept_examples,
             weights=self.weights,
-            progress=lambda f: self.progress("tcav", 0.95 + 0.02 * f),
+            progress=lambda f: self.progress("tcav", 0.85 + 0.05 * f),
         )
         self._concept_test_rows = stage.rows
-        report.concept_tests = len(stage.rows)
         report.concept_tests_skipped = stage.skipped
+
+    def _draw(self, results: list[_ClassResult], executor: Executor) -> None:
+        """The PNG charts of the rebuilt classes, from their finished payloads; a class whose
+        charts fail is left out like any failing class."""
+        from engine.global_explanations.drawing import draw_charts, plan_charts
+
+        jobs = plan_charts([e for r in results for e in r.explanations], self.generation or 0)
+        drawn, failures = draw_charts(
+            self.data_dir,
+            jobs,
+            executor,
+            lambda f: self.progress("charts", 0.9 + 0.07 * f),
+        )
+        for class_index, exc in sorted(failures.items()):
+            self.fail(class_index, "drawing", exc)
+        per_class = Counter(job.class_index for job in drawn)
+        for result in results:
+            result.charts = per_class[result.class_index]
 
     def _housekeeping(self) -> None:
         """Generations left 'building' by a crashed process failed; drop their new concepts."""
@@ -791,12 +816,12 @@ class _Rebuild:
                     crops=crops,
                     class_answers=len(votes),
                 )
-                base = 0.5 + 0.45 * n / max(len(classes), 1)
-                step = 0.45 / max(len(classes), 1)
-                explanations, trend_file = explain_class(
+                base = 0.5 + 0.35 * n / max(len(classes), 1)
+                step = 0.35 / max(len(classes), 1)
+                explanations = explain_class(
                     ctx,
                     merged,
-                    lambda f, base=base, step=step: self.progress("charts", base + step * f),
+                    lambda f, base=base, step=step: self.progress("score", base + step * f),
                     executor,
                 )
                 _add_agreement(explanations, votes, statuses, clusters_by_class[class_index])
@@ -839,18 +864,17 @@ class _Rebuild:
                                 "layer_name": e.layer_name,
                                 "depth": e.depth,
                                 "payload": e.payload,
-                                "chart_file": e.chart_file,
+                                "chart_file": None,  # drawn after the concept tests
                                 "created_at": utcnow(),
                             }
                             for e in explanations
                         ],
-                        charts=len([e for e in explanations if e.chart_file])
-                        + (1 if trend_file else 0),
+                        charts=0,
                         statuses=statuses,
                     )
                 )
             except Exception as exc:
-                self.fail(class_index, "scoring and drawing", exc)
+                self.fail(class_index, "scoring", exc)
         return results
 
     def _switch(
