@@ -6,7 +6,8 @@
   pushing forward) is taken with an atomic insert, so across threads and processes one rebuild
   runs and every other call returns at once with `ran=False`.
 - **Incremental.** Only classes with answers newer than the current generation, or that lost
-  answers since (a participant deleted with /forget), are recomputed; their charts are redrawn.
+  answers since (a participant deleted with /forget), are recomputed, and of their charts only
+  those whose content changed are redrawn (a chart's file name carries its content's hash).
   The rows of every other class carry over to the new generation unchanged.
 - **One class cannot stop the others.** A class whose cleaning, grouping, scores or charts fail
   is logged and left out: its previous rows are carried into the new generation, every other
@@ -14,10 +15,10 @@
   rebuild tries that class again. `RebuildReport.new_failures` lists failures the previous
   generation did not have, so researchers hear of each once.
 - **Write new, then switch.** New concepts and chart files are written first (invisible to
-  readers: concepts belong to a generation that is not current yet, and chart names carry the
-  generation). Everything readers see switches in one transaction at the end: derived rows of the
-  new generation, concept updates, reconciled agreement bonuses, participants' points and the
-  current-generation flag. A crash at any point leaves the previous generation as it was.
+  readers: concepts belong to a generation that is not current yet, and a chart with new
+  content has a new name). Everything readers see switches in one transaction at the end:
+  derived rows of the new generation, concept updates, reconciled agreement bonuses,
+  participants' points and the current-generation flag. A crash at any point leaves the previous generation as it was.
 
 The heavy work (spaCy, Sentence-BERT, matplotlib) is plain CPU code: callers on an event loop run
 this function in a worker thread.
@@ -69,7 +70,8 @@ log = logging.getLogger(__name__)
 LOCK_NAME = "rebuild"
 LOCK_TTL = timedelta(minutes=15)
 _CHUNK = 500  # ids per IN (...) list
-# Threads that write merged maps, overlays and charts (PIL encodes without the GIL).
+# Threads that write merged maps and overlays (PIL encodes without the GIL); the charts are drawn
+# on processes (engine.global_explanations.drawing).
 DRAW_THREADS = max(1, min(4, os.cpu_count() or 1))
 _INSERT_BATCH = 5000
 
@@ -380,12 +382,12 @@ class _Rebuild:
         self.progress("score", 0.5)
         with ThreadPoolExecutor(DRAW_THREADS, thread_name_prefix="inv-charts") as executor:
             results = self._explain(by_class, concepts, classes, names, executor)
-            results = [r for r in results if r.class_index not in self.failed]
-            self.progress("tcav", 0.85)
-            self._test_concepts(results, report)
-            # The charts show the tests' verdicts: drawn after them.
-            self.progress("charts", 0.9)
-            self._draw(results, executor)
+        results = [r for r in results if r.class_index not in self.failed]
+        self.progress("tcav", 0.85)
+        self._test_concepts(results, report)
+        # The charts show the tests' verdicts: drawn after them.
+        self.progress("charts", 0.9)
+        self._draw(results)
         published = [c for c in classes if c not in self.failed]
         results = [r for r in results if r.class_index not in self.failed]
         self._concept_test_rows = [
@@ -427,21 +429,24 @@ class _Rebuild:
         self._concept_test_rows = stage.rows
         report.concept_tests_skipped = stage.skipped
 
-    def _draw(self, results: list[_ClassResult], executor: Executor) -> None:
-        """The PNG charts of the rebuilt classes, from their finished payloads; a class whose
-        charts fail is left out like any failing class."""
+    def _draw(self, results: list[_ClassResult]) -> None:
+        """The PNG charts of the rebuilt classes, from their finished payloads: only those whose
+        content changed are drawn. A class whose charts fail is left out like any failing one."""
         from engine.global_explanations.drawing import draw_charts, plan_charts
 
-        jobs = plan_charts([e for r in results for e in r.explanations], self.generation or 0)
-        drawn, failures = draw_charts(
-            self.data_dir,
-            jobs,
-            executor,
-            lambda f: self.progress("charts", 0.9 + 0.07 * f),
+        jobs = plan_charts([e for r in results for e in r.explanations])
+        outcome = draw_charts(
+            self.data_dir, jobs, progress=lambda f: self.progress("charts", 0.9 + 0.07 * f)
         )
-        for class_index, exc in sorted(failures.items()):
+        log.info(
+            "rebuild: %d charts drawn (%s), %d unchanged",
+            len(outcome.drawn),
+            f"{outcome.processes} processes" if outcome.processes else "in process",
+            len(outcome.reused),
+        )
+        for class_index, exc in sorted(outcome.failures.items()):
             self.fail(class_index, "drawing", exc)
-        per_class = Counter(job.class_index for job in drawn)
+        per_class = Counter(job.class_index for job in outcome.drawn)
         for result in results:
             result.charts = per_class[result.class_index]
 

@@ -10,7 +10,6 @@ added their verdicts.
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
@@ -28,16 +27,6 @@ from engine.global_explanations.overlays import example_overlay, merged_map_file
 from engine.labels.scores import ClusterInfo, MergedGroup
 
 log = logging.getLogger(__name__)
-
-CHART_DIR = "charts"
-
-
-def slug(text: str, limit: int = 40) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "x"
-
-
-def class_dir(class_index: int, class_name: str) -> str:
-    return f"{CHART_DIR}/class-{class_index:04d}-{slug(class_name)}"
 
 
 @dataclass
@@ -68,10 +57,6 @@ def _example(group: MergedGroup, overlay: str | None) -> dict[str, Any]:
         "map_file": group.map_file,
         "overlay_file": overlay,
     }
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _trend_entry(trend: Trend, name: str) -> dict[str, Any]:
