@@ -52,9 +52,10 @@ log = logging.getLogger(__name__)
 
 CHART_DIR = "charts"
 # Fewer charts than this are drawn in the rebuild's process: starting the workers costs more
-# than they save. Measured on 2 cores: a panel takes about 0.2 s of CPU; two workers from a warm
-# fork server drew 2 panels in 1.2x the time of this process, 4 in 1.0x, 8 in 0.8x (a cold fork
-# server adds about 0.7 s once per process).
+# than they save. Measured on 2 cores shared with other work (load 6 to 7): a panel takes about
+# 0.2 s of CPU; two workers from a warm fork server drew 2 panels in 1.2x the time of this
+# process, 4 in 1.0x to 1.3x, 8 in 0.8x to 1.5x, 16 in 1.0x (a cold fork server adds about
+# 0.7 s, once per process). On an idle machine the pool's share grows with its cores.
 POOL_MIN_CHARTS = 8
 # Modules the fork server imports once, so that each worker starts ready to draw.
 _PRELOAD = [
