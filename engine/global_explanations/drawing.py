@@ -3,8 +3,8 @@
 The rebuild explains a class first (payloads, merged maps, overlays), then tests its concepts
 against the network, then draws: a panel shows each top concept's verdict, which exists only
 after the tests. Everything a chart shows is read from the payloads, so a chart is a pure
-function of them: `plan_charts` turns payloads into `ChartJob`s and writes the chart file names
-into the payloads; `draw_charts` draws the jobs whose file does not exist yet.
+function of them: `plan_charts` turns payloads into `ChartJob`s, `with_chart_files` names the
+charts in the payloads, and `draw_charts` draws the jobs whose file does not exist yet.
 
 **Drawn only when the content changes.** A chart's file name carries a hash of everything that
 determines its pixels: what it shows (class name, layer, concepts, scores, verdicts, example
@@ -126,6 +126,7 @@ class TrendChart:
 @dataclass(frozen=True)
 class ChartJob:
     class_index: int
+    layer_name: str | None  # None: the class's trend chart
     file: str  # relative to DATA_DIR
     chart: PanelChart | TrendChart
 
@@ -186,8 +187,9 @@ def content_hash(chart: PanelChart | TrendChart) -> str:
 
 
 def plan_charts(explanations: Sequence[dict[str, Any]]) -> list[ChartJob]:
-    """The charts of new explanation rows ({"class_index", "payload", "chart_file", ...}); each
-    row's `chart_file` and its payload's `chart_file` and `trend_chart_file` are filled in."""
+    """The charts of new explanation rows ({"class_index", "layer_name", "payload"}), each named
+    after its class, its layer and the hash of its content; `with_chart_files` names them in
+    the rows."""
     jobs: list[ChartJob] = []
     by_class: dict[int, list[dict[str, Any]]] = {}
     for row in explanations:
@@ -197,19 +199,33 @@ def plan_charts(explanations: Sequence[dict[str, Any]]) -> list[ChartJob]:
         # File names are unique on their own (exports may flatten the folders).
         stem = f"{class_dir(class_index, str(first['class_name']))}/c{class_index:04d}"
         trend = trend_chart(first)
-        trend_file = None
         if trend is not None:
-            trend_file = f"{stem}-trend-{content_hash(trend)}.png"
-            jobs.append(ChartJob(class_index, trend_file, trend))
+            jobs.append(
+                ChartJob(class_index, None, f"{stem}-trend-{content_hash(trend)}.png", trend)
+            )
         for row in rows:
             payload = row["payload"]
             depth, layer = int(payload["depth"]), str(payload["layer_name"])
             panel = panel_chart(payload)
             chart_file = f"{stem}-{depth:02d}-{slug(layer)}-{content_hash(panel)}.png"
-            jobs.append(ChartJob(class_index, chart_file, panel))
-            row["chart_file"] = payload["chart_file"] = chart_file
-            payload["trend_chart_file"] = trend_file
+            jobs.append(ChartJob(class_index, layer, chart_file, panel))
     return jobs
+
+
+def with_chart_files(
+    explanations: Sequence[dict[str, Any]], jobs: Sequence[ChartJob]
+) -> list[dict[str, Any]]:
+    """Copies of the explanation rows naming their charts: the row's and its payload's
+    `chart_file`, and the payload's `trend_chart_file` (the class's, or None)."""
+    files = {(job.class_index, job.layer_name): job.file for job in jobs}
+    named = []
+    for row in explanations:
+        class_index = int(row["class_index"])
+        chart = files.get((class_index, str(row["payload"]["layer_name"])))
+        trend = files.get((class_index, None))
+        payload = {**row["payload"], "chart_file": chart, "trend_chart_file": trend}
+        named.append({**row, "chart_file": chart, "payload": payload})
+    return named
 
 
 @dataclass
