@@ -3,6 +3,9 @@ process pool draws the same files as drawing in the rebuild's own process."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +14,7 @@ import pytest
 from PIL import Image as PILImage
 
 from engine.global_explanations import drawing as drawing_module
-from engine.global_explanations.drawing import ChartJob, draw_charts, plan_charts
+from engine.global_explanations.drawing import ChartJob, PanelChart, draw_charts, plan_charts
 from engine.tcav import NOT_SIGNIFICANT, VALIDATED
 from tests.labels.test_rebuild import CAT, DOG, L1, _payloads, chart_files, dog_scenario
 from tests.labels.world import World
@@ -153,3 +156,29 @@ def test_the_verdict_and_the_drawing_code_are_part_of_the_name(
     ] * 3
     monkeypatch.setattr(drawing_module, "drawing_version", lambda: "new drawing code")
     assert not set(names) & {job.file for job in plan_charts(_rows("overlay.jpg"))}
+
+
+@dataclass(frozen=True)
+class _DiesInAWorker:
+    """A chart whose drawing kills the pool worker drawing it (as running out of memory would);
+    drawn in the rebuild's own process, it is an ordinary panel."""
+
+    panel: PanelChart
+
+    def draw(self, data_dir: Path, path: Path) -> None:
+        if multiprocessing.parent_process() is not None:
+            os._exit(1)
+        self.panel.draw(data_dir, path)
+
+
+def test_a_broken_pool_leaves_its_charts_to_this_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setattr(drawing_module, "POOL_MIN_CHARTS", 2)
+    data_dir = _data_dir(tmp_path / "data")
+    jobs = plan_charts(_rows("overlay.jpg"))
+    jobs[1] = replace(jobs[1], chart=_DiesInAWorker(jobs[1].chart))
+    outcome = draw_charts(data_dir, jobs, workers=2)
+    assert outcome.failures == {} and len(outcome.drawn) == len(jobs) == 6
+    assert all((data_dir / job.file).is_file() for job in jobs)
+    assert "the process pool failed" in caplog.text
