@@ -1,20 +1,19 @@
-"""Turn one class's merged clusters into global-explanation payloads and charts.
+"""Turn one class's merged clusters into global-explanation payloads.
 
 A payload (stored as `GlobalExplanation.payload`, one per class and layer that has labelled
 clusters) is plain JSON: the top concepts with score, mean weight and example overlays, and the
-class's per-concept layer trends. Chart files are written under `DATA_DIR/charts/` with the
-generation in their names, so a rebuild never overwrites what the current generation points at.
+class's per-concept layer trends. Everything a PNG chart shows is in the payloads, so the charts
+are drawn from them later (`engine.global_explanations.drawing`), once the concept tests have
+added their verdicts.
 """
 
 from __future__ import annotations
 
 import logging
-import re
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,26 +23,10 @@ from engine.global_explanations.aggregate import (
     rising_and_falling,
     top_concepts,
 )
-from engine.global_explanations.charts import (
-    PanelRow,
-    TrendLine,
-    draw_layer_panel,
-    draw_trend_chart,
-)
 from engine.global_explanations.overlays import example_overlay, merged_map_file
 from engine.labels.scores import ClusterInfo, MergedGroup
 
 log = logging.getLogger(__name__)
-
-CHART_DIR = "charts"
-
-
-def slug(text: str, limit: int = 40) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:limit] or "x"
-
-
-def class_dir(class_index: int, class_name: str) -> str:
-    return f"{CHART_DIR}/class-{class_index:04d}-{slug(class_name)}"
 
 
 @dataclass
@@ -56,7 +39,6 @@ class ClassContext:
     concept_names: dict[int, str]
     crops: dict[int, str]  # image id → crop file
     class_answers: int  # answers of the class that map to a concept
-    draw: bool = True
 
 
 @dataclass
@@ -64,7 +46,6 @@ class LayerExplanation:
     layer_name: str
     depth: int
     payload: dict[str, Any]
-    chart_file: str | None
 
 
 def _example(group: MergedGroup, overlay: str | None) -> dict[str, Any]:
@@ -76,10 +57,6 @@ def _example(group: MergedGroup, overlay: str | None) -> dict[str, Any]:
         "map_file": group.map_file,
         "overlay_file": overlay,
     }
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _trend_entry(trend: Trend, name: str) -> dict[str, Any]:
@@ -107,10 +84,11 @@ def explain_class(
     merged: list[MergedGroup],
     progress: Callable[[float], None] | None = None,
     executor: Executor | None = None,
-) -> tuple[list[LayerExplanation], str | None]:
-    """Payloads (and charts) per layer of one class, and the class's trend chart file.
+) -> list[LayerExplanation]:
+    """Payloads per layer of one class, with the merged maps and example overlays they name.
 
-    Merged maps, overlays and charts are files; with an `executor` they are written in parallel.
+    Merged maps and overlays are files; with an `executor` they are written in parallel. The PNG
+    charts are not drawn here: they show the concept tests' verdicts, which come later.
     """
 
     def write_merged_map(group: MergedGroup) -> None:
@@ -143,7 +121,7 @@ def explain_class(
     examples = {tuple(g.member_ids): g for p in places for item in tops[p] for g in item.examples}
 
     def render(group: MergedGroup) -> str | None:
-        if not ctx.draw or group.image_id not in ctx.crops or not group.map_file:
+        if group.image_id not in ctx.crops or not group.map_file:
             return None
         crop = ctx.crops[group.image_id]
         try:
@@ -159,28 +137,6 @@ def explain_class(
     if progress is not None:
         progress(0.5)
 
-    folder = class_dir(ctx.class_index, ctx.class_name)
-    # File names are unique on their own (exports may flatten the folders).
-    stem = f"{folder}/c{ctx.class_index:04d}"
-    # No trend chart for a class with nothing rising or fading: an empty chart says nothing.
-    has_trends = bool(rising or falling)
-    trend_file = f"{stem}-trend-g{ctx.generation}.png" if ctx.draw and has_trends else None
-    jobs: list[Callable[[], None]] = []
-    if trend_file is not None:
-        lines = [
-            [TrendLine(name_of(t.concept) or "?", t.means, t.slope or 0.0) for t in chosen]
-            for chosen in (rising, falling)
-        ]
-        jobs.append(
-            partial(
-                draw_trend_chart,
-                ctx.data_dir / trend_file,
-                f"{ctx.class_name}: concepts across layers",
-                [f"{i + 1}. {name}" for i, (_, name) in enumerate(ctx.layers)],
-                lines[0],
-                lines[1],
-            )
-        )
     results: list[LayerExplanation] = []
     for depth, layer_name in places:
         layer_groups = by_layer[(depth, layer_name)]
@@ -204,32 +160,6 @@ def explain_class(
                 }
             )
         images = len({g.image_id for g in layer_groups})
-        chart_file = None
-        if ctx.draw:
-            chart_file = f"{stem}-{depth:02d}-{slug(layer_name)}-g{ctx.generation}.png"
-            rows = [
-                PanelRow(
-                    c["name"],
-                    c["weight"],
-                    c["score"],
-                    c["clusters"],
-                    [ctx.data_dir / e["overlay_file"] for e in c["examples"] if e["overlay_file"]],
-                )
-                for c in concepts
-            ]
-            subtitle = (
-                f"layer {position + 1} of {len(depths)} · {_count(images, 'image')}"
-                f" · top {_count(len(concepts), 'concept')}"
-            )
-            jobs.append(
-                partial(
-                    draw_layer_panel,
-                    ctx.data_dir / chart_file,
-                    f"{ctx.class_name} · {layer_name}",
-                    subtitle,
-                    rows,
-                )
-            )
         payload = {
             "generation": ctx.generation,
             "class_index": ctx.class_index,
@@ -242,17 +172,18 @@ def explain_class(
             "merged_clusters": len(layer_groups),
             "class_answers": ctx.class_answers,
             "concepts": concepts,
-            "chart_file": chart_file,
-            "trend_chart_file": trend_file,
+            # The charts are drawn after the concept tests (engine.global_explanations.drawing),
+            # which fills these in.
+            "chart_file": None,
+            "trend_chart_file": None,
             "rising": [t.concept for t in rising],
             "falling": [t.concept for t in falling],
             "trends": trend_entries,
         }
-        results.append(LayerExplanation(layer_name, depth, payload, chart_file))
-    _map(executor, lambda job: job(), jobs)
+        results.append(LayerExplanation(layer_name, depth, payload))
     if progress is not None:
         progress(1.0)
-    return results, trend_file
+    return results
 
 
 def cluster_infos(rows: list[tuple[Any, ...]]) -> dict[int, ClusterInfo]:

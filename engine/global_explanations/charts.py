@@ -1,7 +1,8 @@
 """PNG charts of global explanations, sized for a phone screen (744 px wide).
 
 - One panel per class and layer, like the paper's: one row per top concept, its name in bold with
-  the mean weight and summed score, and up to three example overlays from different images.
+  the mean weight and summed score, the network's verdict on it (TCAV) as a badge, and up to three
+  example overlays from different images.
 - One trend chart per class: the concepts whose mean score rises most with depth, and those that
   fade most.
 
@@ -25,11 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED
+
 WIDTH = 744  # three 224 px thumbnails, the crops' own size, with margins
 DPI = 100
 MARGIN = 24
 GAP = 12
-HEADER = 96
+HEADER = 112  # title, subtitle and the badges' legend
 CAPTION = 64
 ROW_GAP = 22
 THUMBS_PER_ROW = 3
@@ -58,6 +61,43 @@ class PanelRow:
     score: float
     clusters: int
     thumbnails: list[Path] = field(default_factory=list)  # overlay image files
+    verdict: str | None = None  # the concept test's verdict; None: not tested
+
+
+@dataclass(frozen=True)
+class Mark:
+    """How a panel row shows the concept test's verdict: a symbol and the verdict's own words,
+    so the mark reads without its colour (and in greyscale)."""
+
+    symbol: str
+    text: str
+    colour: str  # text and border
+    fill: str  # badge background
+
+
+# The words are the verdicts as the payload, the database and the report carry them; "not
+# tested" is the report's word for a concept without a verdict.
+_MARKS = {
+    VALIDATED: Mark("✔", VALIDATED, "#116329", "#dafbe1"),
+    NOT_SIGNIFICANT: Mark("✘", NOT_SIGNIFICANT, "#9a3412", "#ffedd5"),
+    TOO_FEW_EXAMPLES: Mark("○", TOO_FEW_EXAMPLES, "#444444", "#eeeeee"),
+}
+LEGEND = "badge: does the network itself use the concept for this class? (TCAV test)"
+NOT_TESTED = Mark("–", "not tested", "#666666", "#ffffff")
+
+
+def verdict_mark(verdict: str | None) -> Mark:
+    """The badge of a verdict; an unknown verdict is drawn with its own words, neutrally."""
+    if verdict is None:
+        return NOT_TESTED
+    known = _MARKS.get(verdict)
+    return known or Mark("?", plain(str(verdict), 40), "#444444", "#eeeeee")
+
+
+def mark_label(verdict: str | None) -> str:
+    """The text of the badge as drawn, e.g. "✔ validated"."""
+    mark = verdict_mark(verdict)
+    return f"{mark.symbol} {mark.text}"
 
 
 def _thumbnail(path: Path, size: int) -> np.ndarray:
@@ -119,6 +159,8 @@ def draw_layer_panel(path: Path, title: str, subtitle: str, rows: Sequence[Panel
         text(MARGIN, 56, subtitle, fontsize=14, color="#444444")
         if not rows:
             text(MARGIN, HEADER + 10, "no concepts yet", fontsize=16, color="#666666")
+        else:  # what the badges say, once per panel
+            text(MARGIN, 80, LEGEND, fontsize=11, color="#666666")
         for r, row in enumerate(rows):
             y = HEADER + r * row_height
             text(MARGIN, y + 4, f"{r + 1}. {row.name}", fontsize=20, fontweight="bold")
@@ -126,6 +168,25 @@ def draw_layer_panel(path: Path, title: str, subtitle: str, rows: Sequence[Panel
                 f"weight = {row.weight:.2f}%   score = {row.score:.2f}   clusters = {row.clusters}"
             )
             text(MARGIN, y + 36, details, fontsize=13, color="#333333")
+            mark = verdict_mark(row.verdict)
+            # Right-aligned on the details line, where the longest details leave room for it.
+            fig.text(
+                (WIDTH - MARGIN - 4) / WIDTH,
+                1 - (y + 36) / height,
+                mark_label(row.verdict),
+                va="top",
+                ha="right",
+                parse_math=False,
+                fontsize=13,
+                fontweight="bold",
+                color=mark.colour,
+                bbox={
+                    "boxstyle": "round,pad=0.3",
+                    "facecolor": mark.fill,
+                    "edgecolor": mark.colour,
+                    "linewidth": 1.2,
+                },
+            )
         return fig
 
     pixels = _rasterise(build)

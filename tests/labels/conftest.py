@@ -33,9 +33,9 @@ def pipeline(sbert_loaded: str) -> LabelPipeline:
 @pytest.fixture(autouse=True)
 def _fresh_rebuild_pipelines() -> Iterator[None]:
     """Each test's database gets its own warm pipeline; none outlives the test."""
-    rebuild_module._pipelines.clear()
+    rebuild_module.clear_pipelines()
     yield
-    rebuild_module._pipelines.clear()
+    rebuild_module.clear_pipelines()
 
 
 @pytest.fixture

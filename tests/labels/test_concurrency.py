@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select, text
 
-from engine import rebuild as rebuild_module
 from engine.rebuild import RebuildReport
+from engine.rebuild import switch as switch_stage
 from storage.db import session_scope
 from storage.models import Generation, JobLock, utcnow
 from tests.labels.test_rebuild import CAT, DOG, L1, chart_files, dog_scenario, snapshot
@@ -127,7 +127,7 @@ def test_a_crashing_rebuild_leaves_the_previous_generation(
     if where == "embedding":
         monkeypatch.setattr("engine.labels.pipeline.LabelPipeline.embed", boom)
     else:  # inside the switch transaction, after the new rows were inserted
-        monkeypatch.setattr(rebuild_module._Rebuild, "_recompute_points", boom)
+        monkeypatch.setattr(switch_stage, "recompute_points", boom)
     caplog.set_level(logging.ERROR, logger="engine.rebuild")
     report = rebuild()
     assert report.ran and not report.ok

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from engine.global_explanations import build as build_module
+from engine.global_explanations import drawing as drawing_module
 from storage.db import session_scope
 from storage.models import Concept, Generation, GlobalExplanation
 from tests.labels.world import World
@@ -69,14 +69,14 @@ def test_a_failing_class_keeps_its_previous_rows_and_the_others_publish(
     dog_before = _payloads(world, DOG)
     assert _top_names(world, DOG) == {"ear"}
 
-    original = build_module.draw_layer_panel
+    original = drawing_module.draw_layer_panel
 
     def draw_or_fail(path: Any, title: str, *args: Any, **kwargs: Any) -> None:
         if title.startswith("dog"):
             raise RuntimeError("chart broke")
         original(path, title, *args, **kwargs)
 
-    monkeypatch.setattr(build_module, "draw_layer_panel", draw_or_fail)
+    monkeypatch.setattr(drawing_module, "draw_layer_panel", draw_or_fail)
     for labels, class_index in ((["snout"], DOG), (["fur"], CAT)):
         for _ in range(2):
             world.play(world.participant(), world.cluster(class_index, 1, L1, 0), labels)
@@ -106,7 +106,7 @@ def test_a_failing_class_keeps_its_previous_rows_and_the_others_publish(
     assert third.ok and third.failed == {DOG: "RuntimeError"} and third.new_failures == {}
     assert _payloads(world, DOG) == dog_before
 
-    monkeypatch.setattr(build_module, "draw_layer_panel", original)
+    monkeypatch.setattr(drawing_module, "draw_layer_panel", original)
     fourth = rebuild()
     assert fourth.ok and fourth.classes_rebuilt == [DOG] and fourth.failed == {}
     assert "snout" in _top_names(world, DOG)
