@@ -5,7 +5,8 @@ each cluster that carries the concept gives the layer's [K, h, w] activations of
 inside the cluster's map (`pool_in_map`, the activation vectors weighted by the map), so an example
 describes what the network holds where the crowd saw the concept, without passing crops through
 the network again (a masked crop would show the network black surroundings it never saw in
-training, and cost one more pass per cluster). Counterexamples are the same pooling over random
+training, and cost one more pass per cluster; `mask_crop` is that alternative, measured against
+pooling in docs/method-deviations.md, section 9). Counterexamples are the same pooling over random
 clusters of other classes, drawn as several random sets.
 
 A concept activation vector (CAV) is the unit normal of a linear classifier that separates the
@@ -78,6 +79,26 @@ def pool_in_map(activations: np.ndarray, cluster_map: np.ndarray) -> np.ndarray:
         weights = np.ones(activations.shape[1:])
         total = float(weights.size)
     return np.tensordot(activations, weights, axes=([1, 2], [0, 1])) / total
+
+
+def mask_crop(pixels: np.ndarray, cluster_map: np.ndarray) -> np.ndarray:
+    """The alternative concept example's input: a crop's [H, W, 3] pixels in [0, 1] times the
+    cluster's map, upsampled bilinearly to the crop (black where the map is zero).
+
+    Passed through the network again and averaged over positions, it describes the cluster's
+    region alone; measured against `pool_in_map` in docs/method-deviations.md (section 9).
+    """
+    from PIL import Image as PILImage
+
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"pixels must be [H, W, 3], got shape {pixels.shape}")
+    height, width = pixels.shape[:2]
+    cluster_map = np.asarray(cluster_map, dtype=np.float32)
+    if cluster_map.shape != (height, width):
+        image = PILImage.fromarray(cluster_map, mode="F")
+        cluster_map = np.asarray(image.resize((width, height), PILImage.BILINEAR))
+    return pixels * np.clip(cluster_map, 0.0, 1.0)[:, :, None]
 
 
 def train_cav(positives: np.ndarray, negatives: np.ndarray, seed: int = 0) -> np.ndarray:
