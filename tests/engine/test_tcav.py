@@ -19,6 +19,8 @@ import torch
 from torch import nn
 
 from engine.tcav import (
+    FEW_CLASS_IMAGES,
+    FEW_CONCEPT_EXAMPLES,
     NOT_SIGNIFICANT,
     TOO_FEW_EXAMPLES,
     VALIDATED,
@@ -271,3 +273,22 @@ def test_too_few_examples_are_marked_not_tested_and_bonferroni_counts_the_tested
     assert both["a"].p_value == pytest.approx(min(1.0, 2 * alone["a"].p_value))
     nothing = run_concept_tests(concepts, counter[:1], gradients, min_examples=5)
     assert {t.verdict for t in nothing.values()} == {TOO_FEW_EXAMPLES}
+
+
+@pytest.mark.parametrize(("images", "tested"), [(9, False), (10, True)])
+def test_a_class_needs_ten_images_to_score_its_concepts(images: int, tested: bool) -> None:
+    rng = np.random.default_rng(2)
+    gradients = rng.normal(0, 1, (images, 6))
+    counter = rng.normal(0, 1, (80, 6))
+    concepts = {"a": rng.normal(0, 1, (12, 6)) + 2.0, "few": rng.normal(0, 1, (3, 6))}
+    results = run_concept_tests(concepts, counter, gradients, min_examples=5, min_images=10)
+    assert results["few"].reason == FEW_CONCEPT_EXAMPLES
+    a = results["a"]
+    assert a.images == images
+    if tested:
+        assert a.verdict in (VALIDATED, NOT_SIGNIFICANT) and a.reason is None
+        assert a.score is not None and len(a.scores) == 20
+    else:
+        assert (a.verdict, a.reason, a.score, a.scores) == (
+            TOO_FEW_EXAMPLES, FEW_CLASS_IMAGES, None, ()
+        )  # fmt: skip
