@@ -1,8 +1,11 @@
 """A synthetic explained collection (Model, Image, ExplainedLayer, Cluster) with real files.
 
-What precompute would have written, without a network: crops are random RGB PNGs and cluster
-maps are map files the engine's `load_map` reads, under DATA_DIR where precompute puts them
-(paths in the database are relative to it). Tests and the load benchmarks seed the game with it.
+What precompute would have written, without a network: crops are random RGB PNGs (or, with
+`photos=True`, smooth JPEG scenes that compress like photographs) and cluster maps are map files
+the engine's `load_map` reads (random cells, or with `blob_maps=True` one Gaussian blob each, as a
+saliency map looks), under DATA_DIR where precompute puts them (paths in the database are relative
+to it). Tests and the benchmarks seed the game with it; a benchmark that runs a real network names
+its layers, their channels and sides, and the weights' hash, so the rows match that network.
 """
 
 from __future__ import annotations
@@ -57,21 +60,32 @@ def seed_collection(
     gold_every: int = 1,
     seed: int = 0,
     model_name: str = "testnet",
+    weights_hash: str | None = None,
+    layer_names: Sequence[str] | None = None,
+    layer_channels: Sequence[int] | None = None,
+    photos: bool = False,
+    blob_maps: bool = False,
 ) -> Collection:
     """`images` images of distinct classes (cycling through `classes`), each with `layers`
     layers of `clusters_per_layer` clusters.
 
     Crops are `size` pixels square; layer `depth` has maps of `layer_sides[depth]` cells a side
-    (default: shrinking with depth). The rank-0 cluster of the deepest layer of every
-    `gold_every`-th image is gold.
+    (default: shrinking with depth), is named `layer_names[depth]` (default features.{10 + depth})
+    and has `layer_channels[depth]` channels (default 64). The rank-0 cluster of the deepest layer
+    of every `gold_every`-th image is gold (none when `gold_every` is 0).
     """
     rng = np.random.default_rng(seed)
     names = list(classes or CLASSES)
     sides = list(layer_sides or [4 + 2 * (layers - depth) for depth in range(layers)])
-    if len(sides) != layers:
-        raise ValueError("layer_sides must give one side per layer")
+    layer_names = list(layer_names or [f"features.{10 + depth}" for depth in range(layers)])
+    channels = list(layer_channels or [64] * layers)
+    if len(sides) != layers or len(layer_names) != layers or len(channels) != layers:
+        raise ValueError("layer_sides, layer_names and layer_channels must give one per layer")
     model = Model(
-        name=model_name, weights_hash=f"w{seed:04d}", num_classes=len(names), classes=names
+        name=model_name,
+        weights_hash=weights_hash or f"w{seed:04d}",
+        num_classes=len(names),
+        classes=names,
     )
     session.add(model)
     session.flush()
@@ -80,11 +94,14 @@ def seed_collection(
     class_of: dict[int, int] = {}
     for i in range(images):
         cls = i % len(names)
-        crop_rel = f"crops/{seed}-{i}.png"
+        crop_rel = f"crops/{seed}-{i}.{'jpg' if photos else 'png'}"
         crop_path = data_dir / crop_rel
         crop_path.parent.mkdir(parents=True, exist_ok=True)
-        pixels = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
-        PILImage.fromarray(pixels, "RGB").save(crop_path)
+        if photos:
+            _photo_like(rng, size).save(crop_path, quality=85)
+        else:
+            pixels = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
+            PILImage.fromarray(pixels, "RGB").save(crop_path)
         image = Image(
             model_id=model.id,
             sha256=f"{seed:04d}{i:060d}",
@@ -104,9 +121,9 @@ def seed_collection(
             side = sides[depth]
             layer = ExplainedLayer(
                 image_id=image.id,
-                layer_name=f"features.{10 + depth}",
+                layer_name=layer_names[depth],
                 depth=depth,
-                channels=64,
+                channels=channels[depth],
                 kept_channels=10,
                 height=side,
                 width=side,
@@ -116,8 +133,9 @@ def seed_collection(
             session.flush()
             for rank in range(clusters_per_layer):
                 map_rel = f"maps/{seed}-{i}-{depth}-{rank}.png"
-                write_map(data_dir / map_rel, rng.random((side, side)).astype(np.float32))
-                gold = depth == layers - 1 and rank == 0 and i % gold_every == 0
+                values = _blob(rng, side) if blob_maps else rng.random((side, side))
+                write_map(data_dir / map_rel, values.astype(np.float32))
+                gold = gold_every > 0 and depth == layers - 1 and rank == 0 and i % gold_every == 0
                 cluster = Cluster(
                     layer_id=layer.id,
                     image_id=image.id,
@@ -138,3 +156,20 @@ def seed_collection(
                 if gold:
                     gold_ids.append(cluster.id)
     return Collection(model.id, cluster_ids, gold_ids, names, class_of)
+
+
+def _photo_like(rng: np.random.Generator, size: int) -> PILImage.Image:
+    """A smooth random scene with a little grain: decodes and compresses like a photograph."""
+    low = rng.uniform(0, 255, size=(8, 8, 3)).astype(np.uint8)
+    scene = np.asarray(PILImage.fromarray(low).resize((size, size), PILImage.BICUBIC))
+    grain = rng.normal(0, 6, size=scene.shape)
+    return PILImage.fromarray(np.clip(scene + grain, 0, 255).astype(np.uint8))
+
+
+def _blob(rng: np.random.Generator, side: int) -> np.ndarray:
+    """One Gaussian blob at a random place, peak 1 (about a fifth of the side wide)."""
+    cy, cx = rng.uniform(0, side, size=2)
+    yy, xx = np.mgrid[0:side, 0:side]
+    width = 18.0 * (side / 14.0) ** 2
+    heat = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / width)
+    return heat / heat.max()
