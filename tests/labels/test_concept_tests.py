@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from engine import concept_tests
 from engine.classifiers import load_model
 from engine.report import build_report
 from engine.tcav import (
@@ -140,6 +141,7 @@ def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
     assert mark["verdict"] in (VALIDATED, NOT_SIGNIFICANT)
     assert 0.0 <= mark["score"] <= 1.0 and 0.0 <= mark["p_value"] <= 1.0
     assert (mark["examples"], mark["images"], mark["reason"]) == (2, 10, None)
+    assert concept_tests._models == {}  # the network is not kept between rebuilds
     row = stored(world)[(0, L1, "ear")]
     assert row.random_sets == 20 and row.generation == 1
 
