@@ -6,14 +6,24 @@ counterexamples are random clusters of other classes at the same layer; gradient
 the class's images for the class's logit. All of it comes from one hooked pass over the images
 involved (`engine.tcav_pass`), for every layer at once; the statistics are `engine.tcav`'s.
 
-A concept with fewer than `min_examples` examples is marked "too few examples" without loading
-the model. When the model is needed but cannot be loaded (missing weights, weights that differ
+A concept with fewer than `min_examples` examples, or of a class with fewer than `min_images`
+images to score its CAVs, is marked "too few examples" (the reason recorded with the mark) without
+loading the model. When the model is needed but cannot be loaded (missing weights, weights that differ
 from those the images were explained with), the stage is skipped with the reason logged and
 returned; the rebuild goes on without marks.
+
+The scheduled rebuild runs inside the bot process, which lives for weeks: after the pass the
+stage drops the model and hands the memory its activations held back to the system
+(`release_memory`), so the bot does not keep a network and the pass's peak resident between
+rebuilds (measured by benchmarks/rebuild_in_bot.py). Loading the model again at the next rebuild
+costs a torch.load of its weights file; the imports stay.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import gc
 import logging
 import threading
 import time
@@ -26,14 +36,22 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, select
 
-from engine.tcav import DEFAULT_RANDOM_SETS, TOO_FEW_EXAMPLES, ConceptTest, run_concept_tests
+from engine.labels.config import DEFAULT_MIN_TCAV_IMAGES
+from engine.tcav import (
+    DEFAULT_RANDOM_SETS,
+    FEW_CLASS_IMAGES,
+    FEW_CONCEPT_EXAMPLES,
+    TOO_FEW_EXAMPLES,
+    ConceptTest,
+    run_concept_tests,
+)
 from storage.models import Cluster, Image, Model
 
 log = logging.getLogger(__name__)
 
 MAX_CLASS_IMAGES = 200  # images whose gradients score a class's CAVs
 MAX_COUNTEREXAMPLES = 120  # random clusters of other classes per layer
-BATCH_SIZE = 16
+BATCH_SIZE = 8  # images per pass: about 40 MB each of resident memory for EfficientNet-B0
 
 _models: dict[tuple[str, str | None], Any] = {}
 _models_lock = threading.Lock()
@@ -44,7 +62,11 @@ class StageResult:
     rows: list[dict[str, Any]] = field(default_factory=list)  # concept_test rows
     skipped: str | None = None  # why the network was not asked, when it was needed
     images: int = 0  # images passed through the network
+    pooled: int = 0  # cluster maps pooled (what masked crops would pass through it again)
     seconds: float = 0.0
+
+
+Plan = tuple[dict[str, Any], dict[str, Any], list["_Example"]]  # explanation row, concept, examples
 
 
 @dataclass(frozen=True)
@@ -53,8 +75,19 @@ class _Example:
     map_file: str
 
 
+@dataclass
+class _Collection:
+    """What the database says about the tested classes' images: read before any network."""
+
+    image_rows: dict[int, Any]  # id → (id, model_id, crop_file, explained_class)
+    model_name: str
+    weights_hash: str
+    counter_rows: list[Any]  # clusters of the tested layers: image_id, layer_name, class, map
+    class_images: dict[int, list[int]]  # class → its images that score the CAVs
+
+
 def _loaded_model(name: str, weights: str | None, weights_hash: str) -> Any:
-    """The model the images were explained with, loaded once per process (or ModelLoadError)."""
+    """The model the images were explained with (or ModelLoadError), kept until the stage ends."""
     from engine.classifiers import ModelLoadError, load_model
 
     key = (name, weights)
@@ -68,6 +101,19 @@ def _loaded_model(name: str, weights: str | None, weights_hash: str) -> Any:
             " were explained with"
         )
     return loaded
+
+
+def release_memory() -> None:
+    """Drop the loaded models and return freed heap memory to the system.
+
+    Without the trim, glibc keeps the pass's freed activations (hundreds of MB at 16 images a
+    batch) mapped to the process: its resident size would stay at the pass's peak.
+    """
+    with _models_lock:
+        _models.clear()
+    gc.collect()
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to trim this way
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _examples_by_concept(
@@ -92,6 +138,7 @@ def run_stage(
     *,
     generation: int,
     min_examples: int,
+    min_images: int = DEFAULT_MIN_TCAV_IMAGES,
     weights: str | None = None,
     device: str = "auto",
     progress: Callable[[float], None] | None = None,
@@ -100,12 +147,13 @@ def run_stage(
 
     explanations: the new global explanation rows ({"class_index", "layer_name", "payload"});
     merged: the new merged-cluster rows of the same classes. The payloads' concepts gain a
-    "test" entry {"verdict", "score", "p_value", "examples"}.
+    "test" entry {"verdict", "score", "p_value", "examples", "images", "reason"}: "images" the
+    class images that scored the CAVs, "reason" what there was too few of (None when tested).
     """
     started = time.monotonic()
     result = StageResult()
     examples = _examples_by_concept(merged)
-    plans: list[tuple[dict[str, Any], dict[str, Any], list[_Example]]] = []
+    plans: list[Plan] = []
     for row in explanations:
         key = (int(row["class_index"]), str(row["layer_name"]))
         for concept in row["payload"].get("concepts", []):
@@ -114,9 +162,27 @@ def run_stage(
     tests: dict[tuple[int, str, int], ConceptTest] = {}
     if testable:
         try:
-            tests, result.images = _test_with_network(
-                engine, data_dir, testable, examples, min_examples, weights, device, progress
-            )
+            collection = _read_collection(engine, testable)
+            network: list[Plan] = []
+            for plan in testable:
+                row, concept, found = plan
+                images = len(collection.class_images.get(int(row["class_index"]), []))
+                if images >= max(1, min_images):
+                    network.append(plan)
+                    continue
+                tests[_key(row, concept)] = ConceptTest(
+                    str(concept.get("name", "")), len(found), None, None, TOO_FEW_EXAMPLES,
+                    images=images, reason=FEW_CLASS_IMAGES,
+                )  # fmt: skip
+            if network:
+                try:
+                    found_tests, result.images, result.pooled = _test_with_network(
+                        collection, data_dir, network, examples, min_examples, weights, device,
+                        progress,
+                    )  # fmt: skip
+                finally:
+                    release_memory()
+                tests.update(found_tests)
         except Exception as exc:  # the rebuild must go on without marks
             from engine.classifiers import ModelLoadError
 
@@ -132,13 +198,16 @@ def run_stage(
             if len(found) >= min_examples:
                 continue  # needed the network, which could not be asked: no mark
             test = ConceptTest(
-                str(concept.get("name", "")), len(found), None, None, TOO_FEW_EXAMPLES
-            )
+                str(concept.get("name", "")), len(found), None, None, TOO_FEW_EXAMPLES,
+                reason=FEW_CONCEPT_EXAMPLES,
+            )  # fmt: skip
         concept["test"] = {
             "verdict": test.verdict,
             "score": None if test.score is None else round(test.score, 4),
             "p_value": None if test.p_value is None else round(test.p_value, 6),
             "examples": test.examples,
+            "images": test.images,
+            "reason": test.reason,
         }
         result.rows.append(
             {
@@ -158,26 +227,12 @@ def run_stage(
     return result
 
 
-def _test_with_network(
-    engine: Engine,
-    data_dir: Path,
-    testable: list[tuple[dict[str, Any], dict[str, Any], list[_Example]]],
-    examples: dict[tuple[int, str], dict[int, list[_Example]]],
-    min_examples: int,
-    weights: str | None,
-    device: str,
-    progress: Callable[[float], None] | None,
-) -> tuple[dict[tuple[int, str, int], ConceptTest], int]:
-    """Each testable concept's test, and how many images went through the network."""
-    import torch
-    from PIL import Image as PILImage
+def _key(row: dict[str, Any], concept: dict[str, Any]) -> tuple[int, str, int]:
+    return int(row["class_index"]), str(row["layer_name"]), int(concept["concept_id"])
 
-    from engine.explainer import resolve_device
-    from engine.render import load_map
-    from engine.tcav import pool_in_map
-    from engine.tcav_pass import layer_passes
 
-    classes = sorted({int(row["class_index"]) for row, _, _ in testable})
+def _read_collection(engine: Engine, testable: list[Plan]) -> _Collection:
+    """The images, their model and the tested layers' clusters, and each class's scoring images."""
     layers = sorted({str(row["layer_name"]) for row, _, _ in testable})
     with engine.connect() as conn:
         image_rows = {
@@ -201,15 +256,46 @@ def _test_with_network(
             .where(Image.model_id == model_id, Cluster.layer_name.in_(layers))
             .order_by(Cluster.id)
         ).all()
-    loaded = _loaded_model(model_row.name, weights, model_row.weights_hash)
-
-    # What the pass must give: pooled vectors of maps and gradients of class images.
+    classes = sorted({int(row["class_index"]) for row, _, _ in testable})
     class_images = {
         c: sorted(
             i for i, r in image_rows.items() if r.explained_class == c and r.model_id == model_id
         )[:MAX_CLASS_IMAGES]
         for c in classes
     }
+    return _Collection(
+        image_rows, str(model_row.name), str(model_row.weights_hash), list(counter_rows),
+        class_images,
+    )  # fmt: skip
+
+
+def _test_with_network(
+    collection: _Collection,
+    data_dir: Path,
+    testable: list[Plan],
+    examples: dict[tuple[int, str], dict[int, list[_Example]]],
+    min_examples: int,
+    weights: str | None,
+    device: str,
+    progress: Callable[[float], None] | None,
+) -> tuple[dict[tuple[int, str, int], ConceptTest], int, int]:
+    """Each testable concept's test, and how many images went through the network and how many
+    cluster maps were pooled."""
+    import torch
+    from PIL import Image as PILImage
+
+    from engine.explainer import resolve_device
+    from engine.render import load_map
+    from engine.tcav import pool_in_map
+    from engine.tcav_pass import layer_passes
+
+    classes = sorted({int(row["class_index"]) for row, _, _ in testable})
+    layers = sorted({str(row["layer_name"]) for row, _, _ in testable})
+    image_rows, counter_rows = collection.image_rows, collection.counter_rows
+    class_images = {c: collection.class_images[c] for c in classes}
+    loaded = _loaded_model(collection.model_name, weights, collection.weights_hash)
+
+    # What the pass must give: pooled vectors of maps and gradients of class images.
     counter: dict[tuple[int, str], list[_Example]] = {}
     for c in classes:
         for layer in layers:
@@ -289,4 +375,4 @@ def _test_with_network(
         )
         for k, test in outcome.items():
             tests[(c, layer, int(k))] = test
-    return tests, len(image_ids)
+    return tests, len(image_ids), len(pooled)

@@ -144,6 +144,8 @@ def concept_test_cell(test: dict[str, Any] | None) -> str:
     verdict = html.escape(str(test.get("verdict", "")))
     examples = int(test.get("examples", 0))
     if test.get("score") is None:
+        if test.get("reason") == "class images":  # engine.tcav.FEW_CLASS_IMAGES
+            return f"{verdict} ({int(test.get('images') or 0)} class images)"
         return f"{verdict} ({examples})"
     return (
         f"{verdict} (TCAV {float(test['score']):.2f}, p {float(test['p_value']):.3g}, "
@@ -186,7 +188,7 @@ def reading_guide(score_scale: float) -> str:
         "players saw it, and the score is the share of the class's photos whose class score "
         "grows along it. <i>validated</i>: significantly above random directions; <i>not "
         "significant</i>: not distinguishable from them; <i>too few examples</i>: fewer "
-        "clusters carry the concept than the test needs (their number in brackets), so no "
-        "verdict is given.</dd>"
+        "clusters carry the concept than the test needs (their number in brackets), or its "
+        "class has fewer photos to score it (<i>class images</i>), so no verdict is given.</dd>"
         "</dl></section>"
     )

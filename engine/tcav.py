@@ -5,7 +5,8 @@ each cluster that carries the concept gives the layer's [K, h, w] activations of
 inside the cluster's map (`pool_in_map`, the activation vectors weighted by the map), so an example
 describes what the network holds where the crowd saw the concept, without passing crops through
 the network again (a masked crop would show the network black surroundings it never saw in
-training, and cost one more pass per cluster). Counterexamples are the same pooling over random
+training, and cost one more pass per cluster; `mask_crop` is that alternative, measured against
+pooling in docs/method-deviations.md, section 9). Counterexamples are the same pooling over random
 clusters of other classes, drawn as several random sets.
 
 A concept activation vector (CAV) is the unit normal of a linear classifier that separates the
@@ -34,6 +35,10 @@ VALIDATED = "validated"
 NOT_SIGNIFICANT = "not significant"
 TOO_FEW_EXAMPLES = "too few examples"
 VERDICTS = (VALIDATED, NOT_SIGNIFICANT, TOO_FEW_EXAMPLES)
+# Why a concept is "too few examples": what there was too little of.
+FEW_CONCEPT_EXAMPLES = "concept examples"  # clusters that carry the concept
+FEW_CLASS_IMAGES = "class images"  # images whose gradients score the CAVs
+FEW_COUNTEREXAMPLES = "counterexamples"  # clusters of other classes for the random sets
 
 DEFAULT_RANDOM_SETS = 20
 DEFAULT_ALPHA = 0.05
@@ -50,6 +55,8 @@ class ConceptTest:
     verdict: str
     scores: tuple[float, ...] = field(default=())  # one per random set
     random_scores: tuple[float, ...] = field(default=())  # random-vs-random scores
+    images: int | None = None  # class images whose gradients scored the CAVs (or would have)
+    reason: str | None = None  # with "too few examples": FEW_CONCEPT_EXAMPLES, FEW_CLASS_IMAGES …
 
 
 def resample_map(cluster_map: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -78,6 +85,26 @@ def pool_in_map(activations: np.ndarray, cluster_map: np.ndarray) -> np.ndarray:
         weights = np.ones(activations.shape[1:])
         total = float(weights.size)
     return np.tensordot(activations, weights, axes=([1, 2], [0, 1])) / total
+
+
+def mask_crop(pixels: np.ndarray, cluster_map: np.ndarray) -> np.ndarray:
+    """The alternative concept example's input: a crop's [H, W, 3] pixels in [0, 1] times the
+    cluster's map, upsampled bilinearly to the crop (black where the map is zero).
+
+    Passed through the network again and averaged over positions, it describes the cluster's
+    region alone; measured against `pool_in_map` in docs/method-deviations.md (section 9).
+    """
+    from PIL import Image as PILImage
+
+    pixels = np.asarray(pixels, dtype=np.float32)
+    if pixels.ndim != 3 or pixels.shape[2] != 3:
+        raise ValueError(f"pixels must be [H, W, 3], got shape {pixels.shape}")
+    height, width = pixels.shape[:2]
+    cluster_map = np.asarray(cluster_map, dtype=np.float32)
+    if cluster_map.shape != (height, width):
+        image = PILImage.fromarray(cluster_map, mode="F")
+        cluster_map = np.asarray(image.resize((width, height), PILImage.BILINEAR))
+    return pixels * np.clip(cluster_map, 0.0, 1.0)[:, :, None]
 
 
 def train_cav(positives: np.ndarray, negatives: np.ndarray, seed: int = 0) -> np.ndarray:
@@ -153,6 +180,7 @@ def run_concept_tests(
     summed_gradients: np.ndarray,
     *,
     min_examples: int,
+    min_images: int = 1,
     random_sets: int = DEFAULT_RANDOM_SETS,
     alpha: float = DEFAULT_ALPHA,
     seed: int = 0,
@@ -163,23 +191,36 @@ def run_concept_tests(
     counterexamples: [m, K] pooled vectors of random clusters of other classes.
     summed_gradients: [N, K] per image of the class, ∂(class logit)/∂A summed over positions.
     min_examples: a concept with fewer examples is marked "too few examples" and not tested.
+    min_images: with fewer class images (N) every concept is marked so: a TCAV score is the
+    share of those images with a positive derivative, and a share of one or two images says
+    nothing.
     """
     rng = np.random.default_rng(seed)
+    images = len(summed_gradients)
     tested = {
         name: np.asarray(x, dtype=np.float64)
         for name, x in concept_examples.items()
         if len(x) >= max(1, min_examples)
     }
     results: dict[str, ConceptTest] = {
-        name: ConceptTest(name, len(x), None, None, TOO_FEW_EXAMPLES)
+        name: ConceptTest(
+            name, len(x), None, None, TOO_FEW_EXAMPLES, images=images, reason=FEW_CONCEPT_EXAMPLES
+        )
         for name, x in concept_examples.items()
         if name not in tested
     }
     if not tested:
         return results
-    if len(counterexamples) < 2 or len(summed_gradients) == 0:
+    reason = None
+    if images < max(1, min_images):
+        reason = FEW_CLASS_IMAGES
+    elif len(counterexamples) < 2:
+        reason = FEW_COUNTEREXAMPLES
+    if reason is not None:
         for name, x in tested.items():
-            results[name] = ConceptTest(name, len(x), None, None, TOO_FEW_EXAMPLES)
+            results[name] = ConceptTest(
+                name, len(x), None, None, TOO_FEW_EXAMPLES, images=images, reason=reason
+            )
         return results
     gradients = np.asarray(summed_gradients, dtype=np.float64)
     set_size = max(len(x) for x in tested.values())
@@ -193,6 +234,13 @@ def run_concept_tests(
         above = float(np.mean(scores)) > float(np.mean(null))
         verdict = VALIDATED if p < alpha and above else NOT_SIGNIFICANT
         results[name] = ConceptTest(
-            name, len(examples), float(np.mean(scores)), p, verdict, tuple(scores), tuple(null)
+            name,
+            len(examples),
+            float(np.mean(scores)),
+            p,
+            verdict,
+            tuple(scores),
+            tuple(null),
+            images=images,
         )
     return results

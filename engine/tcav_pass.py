@@ -69,3 +69,27 @@ def layer_passes(
             g = torch.zeros_like(act) if grad is None else grad
             summed[name] = g.detach().double().sum(dim=(2, 3)).cpu().numpy()
         yield LayerBatch(start, logits.detach().float().cpu().numpy(), acts, summed)
+
+
+def mean_activations(
+    model: nn.Module,
+    layers: Sequence[str],
+    images: torch.Tensor,
+    *,
+    batch_size: int = 32,
+    device: torch.device | str = "cpu",
+) -> dict[str, np.ndarray]:
+    """Each layer's activations averaged over positions, float64 [N, K]: a forward pass only.
+
+    What the masked-crop extraction of concept examples needs (`engine.tcav.mask_crop`).
+    """
+    model = model.to(device).eval()
+    found: dict[str, list[np.ndarray]] = {name: [] for name in layers}
+    for start in range(0, images.shape[0], batch_size):
+        x = images[start : start + batch_size].to(device, dtype=torch.float32)
+        with torch.no_grad(), capture_activations(model, layers) as capture:
+            model(x)
+            activations = capture.ordered()
+        for name, act in zip(layers, activations, strict=True):
+            found[name].append(act.double().mean(dim=(2, 3)).cpu().numpy())
+    return {name: np.concatenate(parts) for name, parts in found.items()}

@@ -23,6 +23,7 @@ from bot.config import BotConfig
 from engine.labels.config import (
     DEFAULT_MIN_AGREEMENT,
     DEFAULT_MIN_CONCEPT_EXAMPLES,
+    DEFAULT_MIN_TCAV_IMAGES,
     DEFAULT_SBERT_MODEL,
     DEFAULT_SPACY_MODEL,
     LabelConfig,
@@ -122,6 +123,9 @@ class Settings(BaseSettings):
     sbert_model: str = DEFAULT_SBERT_MODEL
     # A top concept is tested against the network (TCAV) only with this many example clusters.
     min_concept_examples: int = Field(DEFAULT_MIN_CONCEPT_EXAMPLES, ge=2)
+    # ... and only when its class has this many images to score it (a TCAV score is the share of
+    # those images whose class score grows along the concept's direction).
+    min_tcav_images: int = Field(DEFAULT_MIN_TCAV_IMAGES, ge=1)
 
     # Webhook (production)
     webhook_url: str | None = None
@@ -237,6 +241,7 @@ class Settings(BaseSettings):
             sbert_model=self.sbert_model,
             min_agreement=self.min_agreement,
             min_concept_examples=self.min_concept_examples,
+            min_tcav_images=self.min_tcav_images,
             min_support=self.min_support,
             min_clusters=self.min_clusters,
             reliability=self.reliability,

@@ -135,7 +135,11 @@ DESCRIPTIONS: dict[str, dict[str, tuple[str, str | None]]] = {
             " the concepts tested at this class and layer; empty when not tested",
             None,
         ),
-        "verdict": ("validated, not significant, or too few examples (not tested)", None),
+        "verdict": (
+            "validated, not significant, or too few examples (not tested: too few clusters"
+            " carry the concept, or its class has too few images to score it)",
+            None,
+        ),
     },
     "global_concepts": {
         "concept_rank": ("1 = highest score at this class and layer", None),

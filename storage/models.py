@@ -362,7 +362,8 @@ class ConceptTest(SQLModel, table=True):
     """TCAV test of one top concept for one class at one layer, written by the rebuild.
 
     verdict: "validated", "not significant" or "too few examples" (then score and p_value are
-    null: the concept had fewer examples than MIN_CONCEPT_EXAMPLES and was not tested).
+    null: the concept had fewer examples than MIN_CONCEPT_EXAMPLES, or its class fewer images
+    than MIN_TCAV_IMAGES, and was not tested; the global explanation's JSON says which).
     """
 
     __tablename__ = "concept_test"

@@ -1,9 +1,12 @@
 """A synthetic explained collection (Model, Image, ExplainedLayer, Cluster) with real files.
 
-What precompute would have written, without a network: crops are random RGB PNGs and cluster
-maps are map files the engine's `load_map` reads, under DATA_DIR where precompute puts them
-(paths in the database are relative to it). The tests of the game, the labels and storage, and the
-benchmarks seed their databases with it: one factory, so a change of the schema is made once.
+What precompute would have written, without a network: crops are random RGB PNGs (or, with
+`photos=True`, smooth JPEG scenes that compress like photographs) and cluster maps are map files
+the engine's `load_map` reads (random cells, or with `blob_maps=True` one Gaussian blob each, as a
+saliency map looks), under DATA_DIR where precompute puts them (paths in the database are relative
+to it). The tests of the game, the labels and storage, and the benchmarks seed their databases
+with it: one factory, so a change of the schema is made once. A benchmark that runs a real network
+names its layers, their channels and sides, and the weights' hash, so the rows match that network.
 """
 
 from __future__ import annotations
@@ -79,6 +82,10 @@ def seed_collection(
     image_classes: Sequence[int] | None = None,
     layer_names: Sequence[str] | None = None,
     shapes: Sequence[ClusterShape] | None = None,
+    weights_hash: str | None = None,
+    layer_channels: Sequence[int] | None = None,
+    photos: bool = False,
+    blob_maps: bool = False,
 ) -> Collection:
     """`images` images of distinct classes (cycling through `classes`), each with `layers`
     layers of `clusters_per_layer` clusters.
@@ -88,8 +95,8 @@ def seed_collection(
     `gold_every`-th image is gold (none when `gold_every` is 0).
 
     Given, `image_classes` is the class index of each image (one per image, in order),
-    `layer_names` the name of each layer (default `features.<10 + depth>`) and `shapes` the
-    cluster of each rank (default: `default_shapes`).
+    `layer_names` the name of each layer (default `features.<10 + depth>`), `layer_channels` its
+    channel count (default 64) and `shapes` the cluster of each rank (default: `default_shapes`).
     """
     rng = np.random.default_rng(seed)
     names = list(classes or CLASSES)
@@ -99,6 +106,9 @@ def seed_collection(
     layer_names = list(layer_names or [f"features.{10 + depth}" for depth in range(layers)])
     if len(layer_names) != layers:
         raise ValueError("layer_names must give one name per layer")
+    channels = list(layer_channels or [64] * layers)
+    if len(channels) != layers:
+        raise ValueError("layer_channels must give one channel count per layer")
     shapes = list(shapes or default_shapes(clusters_per_layer))
     if len(shapes) != clusters_per_layer:
         raise ValueError("shapes must give one cluster shape per rank")
@@ -107,7 +117,10 @@ def seed_collection(
     if len(image_classes) != images:
         raise ValueError("image_classes must give one class per image")
     model = Model(
-        name=model_name, weights_hash=f"w{seed:04d}", num_classes=len(names), classes=names
+        name=model_name,
+        weights_hash=weights_hash or f"w{seed:04d}",
+        num_classes=len(names),
+        classes=names,
     )
     session.add(model)
     session.flush()
@@ -117,11 +130,14 @@ def seed_collection(
     image_ids: list[int] = []
     cluster_at: dict[tuple[int, int, int], int] = {}
     for i, cls in enumerate(image_classes):
-        crop_rel = f"crops/{seed}-{i}.png"
+        crop_rel = f"crops/{seed}-{i}.{'jpg' if photos else 'png'}"
         crop_path = data_dir / crop_rel
         crop_path.parent.mkdir(parents=True, exist_ok=True)
-        pixels = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
-        PILImage.fromarray(pixels, "RGB").save(crop_path)
+        if photos:
+            _photo_like(rng, size).save(crop_path, quality=85)
+        else:
+            pixels = rng.integers(0, 255, size=(size, size, 3), dtype=np.uint8)
+            PILImage.fromarray(pixels, "RGB").save(crop_path)
         image = Image(
             model_id=model.id,
             sha256=f"{seed:04d}{i:060d}",
@@ -144,7 +160,7 @@ def seed_collection(
                 image_id=image.id,
                 layer_name=layer_names[depth],
                 depth=depth,
-                channels=64,
+                channels=channels[depth],
                 kept_channels=10,
                 height=side,
                 width=side,
@@ -154,7 +170,8 @@ def seed_collection(
             session.flush()
             for rank, shape in enumerate(shapes):
                 map_rel = f"maps/{seed}-{i}-{depth}-{rank}.png"
-                write_map(data_dir / map_rel, rng.random((side, side)).astype(np.float32))
+                values = _blob(rng, side) if blob_maps else rng.random((side, side))
+                write_map(data_dir / map_rel, values.astype(np.float32))
                 gold = depth == layers - 1 and rank == 0 and gold_every > 0 and i % gold_every == 0
                 cluster = Cluster(
                     layer_id=layer.id,
@@ -177,3 +194,20 @@ def seed_collection(
                 if gold:
                     gold_ids.append(cluster.id)
     return Collection(model.id, cluster_ids, gold_ids, names, class_of, image_ids, cluster_at)
+
+
+def _photo_like(rng: np.random.Generator, size: int) -> PILImage.Image:
+    """A smooth random scene with a little grain: decodes and compresses like a photograph."""
+    low = rng.uniform(0, 255, size=(8, 8, 3)).astype(np.uint8)
+    scene = np.asarray(PILImage.fromarray(low).resize((size, size), PILImage.BICUBIC))
+    grain = rng.normal(0, 6, size=scene.shape)
+    return PILImage.fromarray(np.clip(scene + grain, 0, 255).astype(np.uint8))
+
+
+def _blob(rng: np.random.Generator, side: int) -> np.ndarray:
+    """One Gaussian blob at a random place, peak 1 (about a fifth of the side wide)."""
+    cy, cx = rng.uniform(0, side, size=2)
+    yy, xx = np.mgrid[0:side, 0:side]
+    width = 18.0 * (side / 14.0) ** 2
+    heat = np.exp(-((yy - cy) ** 2 + (xx - cx) ** 2) / width)
+    return heat / heat.max()

@@ -36,6 +36,7 @@ def verdicts(ctx: RebuildContext, given: VerdictInput) -> Verdicts:
         [m for r in given.results for m in r.merged],
         generation=given.generation,
         min_examples=ctx.labels.min_concept_examples,
+        min_images=ctx.labels.min_tcav_images,
         weights=ctx.weights,
         progress=lambda f: ctx.progress("tcav", 0.85 + 0.05 * f),
     )

@@ -11,22 +11,27 @@ in every image and irrelevant to the class. Random sets come from background-onl
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from engine.tcav import (
+    FEW_CLASS_IMAGES,
+    FEW_CONCEPT_EXAMPLES,
     NOT_SIGNIFICANT,
     TOO_FEW_EXAMPLES,
     VALIDATED,
     ConceptTest,
+    mask_crop,
     pool_in_map,
     run_concept_tests,
     tcav_score,
     train_cav,
 )
-from engine.tcav_pass import layer_passes
+from engine.tcav_pass import layer_passes, mean_activations
 
 SIZE = 48
 SHAPE = 12
@@ -113,32 +118,82 @@ def box_map(box: Box) -> np.ndarray:
     return cluster_map
 
 
-def concept_tests(seed: int, class_index: int) -> dict[str, ConceptTest]:
+@dataclass(frozen=True)
+class Case:
+    """One synthetic draw: bar images of both classes and background-only images."""
+
+    class_index: int
+    items: list[tuple[np.ndarray, int, Box, Box]]
+    backgrounds: list[tuple[np.ndarray, int, Box, Box]]
+
+    @property
+    def mine(self) -> list[int]:
+        """The class's images: their gradients score the CAVs, the first 60 give examples."""
+        return [n for n, item in enumerate(self.items) if item[1] == self.class_index]
+
+
+def synthetic_case(seed: int, class_index: int) -> Case:
     rng = np.random.default_rng(seed)
     items = [draw(rng) for _ in range(240)]
     backgrounds = [draw(rng, bars=False) for _ in range(150)]
-    model = HandSetNet()
-    x = as_batch([i[0] for i in items] + [b[0] for b in backgrounds])
-    targets = [class_index] * len(x)
+    return Case(class_index, items, backgrounds)
+
+
+def map_pooled(
+    case: Case, model: nn.Module
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Concept examples pooled inside their maps from the one pass that also gives gradients."""
+    x = as_batch([i[0] for i in case.items] + [b[0] for b in case.backgrounds])
+    targets = [case.class_index] * len(x)
     (batch,) = list(layer_passes(model, ["detect"], x, targets, batch_size=len(x)))
     acts, grads = batch.activations["detect"], batch.summed_gradients["detect"]
-    labels = np.array([i[1] for i in items])
-    assert np.mean(batch.logits[: len(items)].argmax(1) == labels) >= 0.95
-    mine = [n for n in range(len(items)) if labels[n] == class_index]
-    examples = mine[:60]
+    labels = np.array([i[1] for i in case.items])
+    assert np.mean(batch.logits[: len(case.items)].argmax(1) == labels) >= 0.95
+    examples = case.mine[:60]
     concepts = {
-        "red bar": np.stack([pool_in_map(acts[n], box_map(items[n][2])) for n in examples]),
-        "green bar": np.stack([pool_in_map(acts[n], box_map(items[n][3])) for n in examples]),
+        "red bar": np.stack([pool_in_map(acts[n], box_map(case.items[n][2])) for n in examples]),
+        "green bar": np.stack([pool_in_map(acts[n], box_map(case.items[n][3])) for n in examples]),
     }
-    offset = len(items)
+    offset = len(case.items)
     counter = np.stack(
         [
             pool_in_map(acts[offset + n], box_map(box))
-            for n, b in enumerate(backgrounds)
+            for n, b in enumerate(case.backgrounds)
             for box in (b[2], b[3])
         ]
     )
-    return run_concept_tests(concepts, counter, grads[mine], min_examples=10, seed=seed)
+    return concepts, counter, grads[case.mine]
+
+
+def masked_crops(
+    case: Case, model: nn.Module
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Concept examples from masked crops passed through the network again (spatial means);
+    gradients from a pass over the class's images."""
+    x = as_batch([case.items[n][0] for n in case.mine])
+    (batch,) = list(
+        layer_passes(model, ["detect"], x, [case.class_index] * len(x), batch_size=len(x))
+    )
+    examples = case.mine[:60]
+    masked = [
+        mask_crop(case.items[n][0], box_map(case.items[n][box])) for box in (2, 3) for n in examples
+    ]
+    masked += [mask_crop(b[0], box_map(box)) for b in case.backgrounds for box in (b[2], b[3])]
+    means = mean_activations(model, ["detect"], as_batch(masked), batch_size=len(masked))["detect"]
+    concepts = {
+        "red bar": means[: len(examples)],
+        "green bar": means[len(examples) : 2 * len(examples)],
+    }
+    return concepts, means[2 * len(examples) :], batch.summed_gradients["detect"]
+
+
+EXTRACTIONS = {"map": map_pooled, "masked": masked_crops}
+
+
+def concept_tests(seed: int, class_index: int, examples: str = "map") -> dict[str, ConceptTest]:
+    case = synthetic_case(seed, class_index)
+    concepts, counter, grads = EXTRACTIONS[examples](case, HandSetNet())
+    return run_concept_tests(concepts, counter, grads, min_examples=10, seed=seed)
 
 
 @pytest.mark.slow
@@ -166,6 +221,28 @@ def test_pooling_weights_positions_by_the_map() -> None:
     fine = np.zeros((8, 8))
     fine[6:, 6:] = 1.0
     np.testing.assert_allclose(pool_in_map(acts, fine), [0.0, 4.0])
+
+
+def test_a_masked_crop_is_black_outside_the_map_and_the_map_is_upsampled() -> None:
+    pixels = np.full((8, 8, 3), 0.5, dtype=np.float32)
+    coarse = np.zeros((2, 2), dtype=np.float32)
+    coarse[0, 0] = 1.0
+    masked = mask_crop(pixels, coarse)
+    assert masked.shape == (8, 8, 3)
+    np.testing.assert_allclose(masked[:2, :2], 0.5)  # inside the lit cell
+    np.testing.assert_allclose(masked[6:, :], 0.0)  # far from it
+    assert 0.0 < masked[3, 3, 0] < 0.5  # bilinear edge between the two
+    np.testing.assert_allclose(mask_crop(pixels, np.ones((8, 8))), pixels)
+
+
+def test_mean_activations_are_the_hooked_activations_averaged_over_positions() -> None:
+    rng = np.random.default_rng(4)
+    x = as_batch([draw(rng)[0] for _ in range(5)])
+    model = HandSetNet()
+    (batch,) = list(layer_passes(model, ["detect"], x, [0] * 5, batch_size=5))
+    means = mean_activations(model, ["detect"], x, batch_size=2)["detect"]
+    assert means.shape == (5, 4)
+    np.testing.assert_allclose(means, batch.activations["detect"].mean(axis=(2, 3)), rtol=1e-5)
 
 
 def test_a_cav_points_from_the_random_set_towards_the_concept() -> None:
@@ -196,3 +273,22 @@ def test_too_few_examples_are_marked_not_tested_and_bonferroni_counts_the_tested
     assert both["a"].p_value == pytest.approx(min(1.0, 2 * alone["a"].p_value))
     nothing = run_concept_tests(concepts, counter[:1], gradients, min_examples=5)
     assert {t.verdict for t in nothing.values()} == {TOO_FEW_EXAMPLES}
+
+
+@pytest.mark.parametrize(("images", "tested"), [(9, False), (10, True)])
+def test_a_class_needs_ten_images_to_score_its_concepts(images: int, tested: bool) -> None:
+    rng = np.random.default_rng(2)
+    gradients = rng.normal(0, 1, (images, 6))
+    counter = rng.normal(0, 1, (80, 6))
+    concepts = {"a": rng.normal(0, 1, (12, 6)) + 2.0, "few": rng.normal(0, 1, (3, 6))}
+    results = run_concept_tests(concepts, counter, gradients, min_examples=5, min_images=10)
+    assert results["few"].reason == FEW_CONCEPT_EXAMPLES
+    a = results["a"]
+    assert a.images == images
+    if tested:
+        assert a.verdict in (VALIDATED, NOT_SIGNIFICANT) and a.reason is None
+        assert a.score is not None and len(a.scores) == 20
+    else:
+        assert (a.verdict, a.reason, a.score, a.scores) == (
+            TOO_FEW_EXAMPLES, FEW_CLASS_IMAGES, None, ()
+        )  # fmt: skip

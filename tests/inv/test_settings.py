@@ -42,6 +42,15 @@ def test_defaults(isolated_settings: Path) -> None:
     assert settings.sqlalchemy_url == f"sqlite:///{(isolated_settings / 'inv.db').resolve()}"
 
 
+def test_the_images_a_concept_test_needs_reach_the_label_config(
+    isolated_settings: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert get_settings().label_config().min_tcav_images == 10
+    monkeypatch.setenv("MIN_TCAV_IMAGES", "25")
+    get_settings.cache_clear()
+    assert get_settings().label_config().min_tcav_images == 25
+
+
 @pytest.mark.parametrize(
     ("raw", "expected"), [("999", [999]), ("123,456", [123, 456]), (" 1 , 2 ,", [1, 2]), ("", [])]
 )
@@ -90,6 +99,7 @@ def test_token_is_secret_in_repr(monkeypatch: pytest.MonkeyPatch) -> None:
         ("LEADERBOARD_INTERVAL", "0"),
         ("PLAYS_PER_CHALLENGE", "many"),
         ("GOLD_RATE", "1.5"),
+        ("MIN_TCAV_IMAGES", "0"),
     ],
 )
 def test_bad_value_raises_one_line_naming_the_setting(

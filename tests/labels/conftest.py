@@ -40,12 +40,14 @@ def _fresh_rebuild_pipelines() -> Iterator[None]:
 
 @pytest.fixture
 def world(
+    request: pytest.FixtureRequest,
     any_db_engine: Engine,
     isolated_settings: Path,
     sbert_loaded: str,
     monkeypatch: pytest.MonkeyPatch,
 ) -> World:
-    """A small explained collection on SQLite, and on PostgreSQL when a server is configured.
+    """A small explained collection on SQLite, and on PostgreSQL when a server is configured;
+    2 images per class, or as many as an indirect parameter says.
 
     Its expected values are computed by hand with the paper's score alone: single votes count
     (MIN_AGREEMENT=1, no relative support, no recurrence) and the stored trusts weigh them
@@ -56,4 +58,5 @@ def world(
     monkeypatch.setenv("MIN_CLUSTERS", "1")
     monkeypatch.setenv("RELIABILITY", "gold")
     get_settings.cache_clear()
-    return build_world(any_db_engine, isolated_settings)
+    images = int(getattr(request, "param", 2))
+    return build_world(any_db_engine, isolated_settings, images_per_class=images)

@@ -9,9 +9,16 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from engine import concept_tests
 from engine.classifiers import load_model
 from engine.report import build_report
-from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED
+from engine.tcav import (
+    FEW_CLASS_IMAGES,
+    FEW_CONCEPT_EXAMPLES,
+    NOT_SIGNIFICANT,
+    TOO_FEW_EXAMPLES,
+    VALIDATED,
+)
 from inv.settings import get_settings
 from storage.db import session_scope
 from storage.models import ConceptTest, Model
@@ -58,6 +65,8 @@ def test_too_few_examples_are_marked_without_asking_the_network(
         "score": None,
         "p_value": None,
         "examples": 2,
+        "images": None,
+        "reason": FEW_CONCEPT_EXAMPLES,
     }
     row = stored(world)[(0, L1, "ear")]
     assert (row.verdict, row.examples, row.score, row.generation) == (TOO_FEW_EXAMPLES, 2, None, 1)
@@ -68,6 +77,7 @@ def test_too_few_examples_are_marked_without_asking_the_network(
     assert "Network test of its concepts: 1 too few examples." in page
 
 
+@pytest.mark.parametrize("world", [10], indirect=True)
 def test_a_model_that_cannot_be_loaded_skips_the_stage_with_a_reason(
     world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -83,9 +93,7 @@ def test_a_model_that_cannot_be_loaded_skips_the_stage_with_a_reason(
     assert stored(world) == {}
 
 
-def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
-    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
+def use_the_loadable_model(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
     monkeypatch.setenv("WEIGHTS", "random")
     get_settings.cache_clear()
@@ -93,6 +101,54 @@ def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
     with session_scope(world.engine) as s:
         model = s.get(Model, world.model_id)
         model.name, model.weights_hash = SPEC, loaded.weights_hash
+
+
+@pytest.mark.parametrize("world", [9], indirect=True)
+def test_a_class_with_nine_images_is_too_few_to_score_without_asking_the_network(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")  # the model stays "testnet": not loadable
+    get_settings.cache_clear()
+    label_both_images(world, 0, "ears")
+    report = rebuild()
+    assert report.ok, report.error
+    assert report.concept_tests_skipped is None  # the network was not needed
+    assert marks(world)[(0, L1, "ear")] == {
+        "verdict": TOO_FEW_EXAMPLES,
+        "score": None,
+        "p_value": None,
+        "examples": 2,
+        "images": 9,
+        "reason": FEW_CLASS_IMAGES,
+    }
+    assert stored(world)[(0, L1, "ear")].verdict == TOO_FEW_EXAMPLES
+    page = build_report(
+        tmp_path / "report.html", data_dir=world.data_dir, engine=world.engine
+    ).read_text("utf-8")
+    assert "<td>too few examples (9 class images)</td>" in page
+
+
+@pytest.mark.parametrize("world", [9], indirect=True)
+def test_min_tcav_images_reaches_the_rebuilds_stage(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Nine images are enough at MIN_TCAV_IMAGES=9: the stage asks for the network ("testnet"
+    # cannot be loaded, so it says so) instead of marking the class too few without asking.
+    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
+    monkeypatch.setenv("MIN_TCAV_IMAGES", "9")
+    get_settings.cache_clear()
+    label_both_images(world, 0, "ears")
+    report = rebuild()
+    assert report.ok, report.error
+    assert report.concept_tests_skipped and "testnet" in report.concept_tests_skipped
+    assert marks(world)[(0, L1, "ear")] is None
+
+
+@pytest.mark.parametrize("world", [10], indirect=True)
+def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    use_the_loadable_model(world, monkeypatch)
     label_both_images(world, 0, "ears")
     first = rebuild()
     assert first.ok, first.error
@@ -100,7 +156,8 @@ def test_the_network_scores_concepts_of_rebuilt_classes_and_carries_the_others(
     mark = marks(world)[(0, L1, "ear")]
     assert mark["verdict"] in (VALIDATED, NOT_SIGNIFICANT)
     assert 0.0 <= mark["score"] <= 1.0 and 0.0 <= mark["p_value"] <= 1.0
-    assert mark["examples"] == 2
+    assert (mark["examples"], mark["images"], mark["reason"]) == (2, 10, None)
+    assert concept_tests._models == {}  # the network is not kept between rebuilds
     row = stored(world)[(0, L1, "ear")]
     assert row.random_sets == 20 and row.generation == 1
 
