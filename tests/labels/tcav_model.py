@@ -3,10 +3,16 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
+from engine.classifiers import load_model
 from engine.images import Preprocess
+from inv.settings import get_settings
+from storage.db import session_scope
+from storage.models import Model
+from tests.labels.world import World
 
 SPEC = "tests.labels.tcav_model:build"
 
@@ -32,3 +38,14 @@ class TinyNet(nn.Module):
 def build() -> TinyNet:
     torch.manual_seed(0)
     return TinyNet()
+
+
+def use_the_loadable_model(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The world's model becomes this network (random weights); two examples make a test."""
+    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
+    monkeypatch.setenv("WEIGHTS", "random")
+    get_settings.cache_clear()
+    loaded = load_model(SPEC, "random")
+    with session_scope(world.engine) as s:
+        model = s.get(Model, world.model_id)
+        model.name, model.weights_hash = SPEC, loaded.weights_hash

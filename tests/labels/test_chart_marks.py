@@ -10,7 +10,6 @@ import pytest
 from PIL import Image as PILImage
 from sqlmodel import select
 
-from engine.classifiers import load_model
 from engine.global_explanations import drawing as drawing_module
 from engine.global_explanations.charts import (
     CAPTION,
@@ -24,10 +23,9 @@ from engine.global_explanations.charts import (
 )
 from engine.global_explanations.drawing import panel_chart
 from engine.tcav import NOT_SIGNIFICANT, TOO_FEW_EXAMPLES, VALIDATED, VERDICTS
-from inv.settings import get_settings
 from storage.db import session_scope
-from storage.models import GlobalExplanation, Model
-from tests.labels.tcav_model import SPEC
+from storage.models import GlobalExplanation
+from tests.labels.tcav_model import use_the_loadable_model
 from tests.labels.world import World
 from tests.shell import rebuild
 
@@ -94,16 +92,11 @@ def test_the_badge_is_drawn_and_differs_per_verdict(tmp_path: Path) -> None:
     assert (np.abs(badges[NOT_SIGNIFICANT] - (255, 237, 213)).max(axis=-1) < 8).any()
 
 
+@pytest.mark.parametrize("world", [10], indirect=True)  # MIN_TCAV_IMAGES class images
 def test_panels_are_drawn_after_the_concept_tests_with_their_verdicts(
     world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
-    monkeypatch.setenv("WEIGHTS", "random")
-    get_settings.cache_clear()
-    loaded = load_model(SPEC, "random")
-    with session_scope(world.engine) as s:
-        model = s.get(Model, world.model_id)
-        model.name, model.weights_hash = SPEC, loaded.weights_hash
+    use_the_loadable_model(world, monkeypatch)
     player = world.participant()
     for n in (0, 1):
         world.play(player, world.cluster(0, n, L1, 0), ["ears"])  # two examples: tested

@@ -10,7 +10,6 @@ import pytest
 from sqlmodel import select
 
 from engine import concept_tests
-from engine.classifiers import load_model
 from engine.report import build_report
 from engine.tcav import (
     FEW_CLASS_IMAGES,
@@ -21,8 +20,8 @@ from engine.tcav import (
 )
 from inv.settings import get_settings
 from storage.db import session_scope
-from storage.models import ConceptTest, Model
-from tests.labels.tcav_model import SPEC
+from storage.models import ConceptTest
+from tests.labels.tcav_model import use_the_loadable_model
 from tests.labels.world import World
 from tests.shell import rebuild
 
@@ -91,16 +90,6 @@ def test_a_model_that_cannot_be_loaded_skips_the_stage_with_a_reason(
     assert "concept tests skipped" in caplog.text
     assert marks(world)[(0, L1, "ear")] is None
     assert stored(world) == {}
-
-
-def use_the_loadable_model(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("MIN_CONCEPT_EXAMPLES", "2")
-    monkeypatch.setenv("WEIGHTS", "random")
-    get_settings.cache_clear()
-    loaded = load_model(SPEC, "random")
-    with session_scope(world.engine) as s:
-        model = s.get(Model, world.model_id)
-        model.name, model.weights_hash = SPEC, loaded.weights_hash
 
 
 @pytest.mark.parametrize("world", [9], indirect=True)
