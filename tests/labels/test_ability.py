@@ -7,9 +7,17 @@ import random
 from collections import Counter
 
 import pytest
+from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
-from engine.labels.ability import PlayCount, distribution, fit_abilities
+from engine.labels.ability import (
+    ABILITY_PRIOR_SD,
+    DIFFICULTY_PRIOR_SD,
+    AbilityFit,
+    PlayCount,
+    distribution,
+    fit_abilities,
+)
 from engine.labels.reliability import answer_sets, masi_alpha
 from engine.labels.scores import Vote
 
@@ -83,6 +91,60 @@ def test_newcomers_without_plays_are_absent_and_one_play_stays_near_the_middle()
     assert set(fit.ability) == {1, 2}
     assert 0.5 < fit.trust[1] < 0.8 and 0.2 < fit.trust[2] < 0.5
     assert fit_abilities([]).ability == {}
+
+
+def _sigma(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+# Three players, two cells (a shallow layer at the first hint, a deep one at the last).
+HARD, EASY = (0, 0), (1, 5)
+SMALL = [
+    PlayCount(1, HARD, 4, 1),
+    PlayCount(1, EASY, 2, 2),
+    PlayCount(2, HARD, 3, 2),
+    PlayCount(3, EASY, 5, 3),
+    PlayCount(3, HARD, 1, 0),
+]
+
+
+def test_a_small_crowd_gets_the_map_estimate_and_trust_over_the_played_mix() -> None:
+    """The fit is the maximum of the posterior, found here independently by a general optimiser;
+    trust weighs each cell by its share of the plays (HARD 8 of 15, EASY 7 of 15)."""
+
+    def negative_log_posterior(x: list[float]) -> float:
+        theta = dict(zip((1, 2, 3), x[:3], strict=True))
+        b = dict(zip((HARD, EASY), x[3:], strict=True))
+        total = 0.0
+        for c in SMALL:
+            p = _sigma(theta[c.participant_id] - b[c.cell])
+            total += c.right * math.log(p) + (c.plays - c.right) * math.log(1 - p)
+        total -= sum(t * t for t in theta.values()) / (2 * ABILITY_PRIOR_SD**2)
+        total -= sum(d * d for d in b.values()) / (2 * DIFFICULTY_PRIOR_SD**2)
+        return -total
+
+    best = minimize(negative_log_posterior, [0.0] * 5, method="BFGS", options={"gtol": 1e-9}).x
+    fit = fit_abilities(SMALL)
+    assert fit.ability == pytest.approx({1: best[0], 2: best[1], 3: best[2]}, abs=1e-4)
+    assert fit.difficulty == pytest.approx({HARD: best[3], EASY: best[4]}, abs=1e-4)
+    assert fit.difficulty[HARD] > fit.difficulty[EASY]
+    for who in (1, 2, 3):
+        theta = fit.ability[who]
+        expected = 8 / 15 * _sigma(theta - fit.difficulty[HARD]) + 7 / 15 * _sigma(
+            theta - fit.difficulty[EASY]
+        )
+        assert fit.trust[who] == pytest.approx(expected, abs=1e-12)
+
+
+def test_no_plays_at_all_fit_nothing_and_zero_plays_weigh_nothing() -> None:
+    assert fit_abilities([]) == AbilityFit({}, {}, {})
+    # Rows without plays: the priors' middle, and a coin flip over an even mix of cells.
+    fit = fit_abilities([PlayCount(1, HARD, 0, 0), PlayCount(1, EASY, 0, 0)])
+    assert fit == AbilityFit({1: 0.0}, {HARD: 0.0, EASY: 0.0}, {1: 0.5})
+    # One play in one cell and none in the other: trust is the accuracy on the played cell only.
+    fit = fit_abilities([PlayCount(1, HARD, 1, 1), PlayCount(1, EASY, 0, 0)])
+    assert fit.difficulty[EASY] == 0.0 and fit.difficulty[HARD] < 0
+    assert fit.trust[1] == pytest.approx(_sigma(fit.ability[1] - fit.difficulty[HARD]), abs=1e-12)
 
 
 def _vote(who: int, cluster: int, concept: int) -> Vote:
