@@ -134,6 +134,15 @@ def test_a_small_crowd_gets_the_map_estimate_and_trust_over_the_played_mix() -> 
             theta - fit.difficulty[EASY]
         )
         assert fit.trust[who] == pytest.approx(expected, abs=1e-12)
+    # Warm-started from whole numbers, the same estimates.
+    warm = fit_abilities(SMALL, start={1: 1, 2: 0, 3: -1})
+    assert warm.ability == pytest.approx(fit.ability, abs=1e-6)
+
+
+def test_cells_of_any_hashable_kind_can_be_mixed() -> None:
+    fit = fit_abilities([PlayCount(1, "warm-up", 2, 2), PlayCount(1, (0, 0), 2, 0)])
+    assert set(fit.difficulty) == {"warm-up", (0, 0)}
+    assert fit.difficulty["warm-up"] < fit.difficulty[(0, 0)]
 
 
 def test_no_plays_at_all_fit_nothing_and_zero_plays_weigh_nothing() -> None:
