@@ -14,6 +14,7 @@ from bot.quality import (
     FLAG_DUPLICATE,
     FLAG_FLOOD,
     History,
+    flags_text,
     is_fast,
     label_flags,
     over_play_limit,
@@ -100,3 +101,16 @@ def test_trust_is_smoothed_gold_accuracy(correct: int, seen: int, expected: floa
 def test_a_guess_exactly_at_the_minimum_time_is_not_fast() -> None:
     assert is_fast(NOW, NOW + timedelta(seconds=1.999), 2)
     assert not is_fast(NOW, NOW + timedelta(seconds=2), 2)
+
+
+def test_a_key_repeated_within_one_call_is_a_duplicate_the_second_time() -> None:
+    flags = label_flags(
+        ["fur", "fur", "tail"], "fur, fur, tail", History(), now=NOW, play_fast=False
+    )
+    assert flags == [set(), {FLAG_DUPLICATE}, set()]
+
+
+def test_flags_are_stored_sorted_and_comma_separated() -> None:
+    assert flags_text({"flood", "duplicate", "fast"}) == "duplicate,fast,flood"
+    assert flags_text({"fast"}) == "fast"
+    assert flags_text(set()) == ""

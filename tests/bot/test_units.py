@@ -86,6 +86,9 @@ def test_streaks() -> None:
     assert scoring.next_streak(3, correct=False) == 0
     assert scoring.next_streak(3, correct=None) == 0
     assert scoring.next_streak(3, correct=True, fast=True) == 3
+    # A too-fast guess that is wrong, or a too-fast skip, still breaks the streak.
+    assert scoring.next_streak(3, correct=False, fast=True) == 0
+    assert scoring.next_streak(3, correct=None, fast=True) == 0
     assert [scoring.streak_points(s) for s in range(1, 9)] == [0, 10, 20, 30, 40, 50, 50, 50]
 
 

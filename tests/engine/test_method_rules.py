@@ -8,9 +8,23 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.spatial.distance import pdist, squareform
+from sklearn.cluster import AgglomerativeClustering
+from sklearn.decomposition import PCA
+from sklearn.metrics import silhouette_score
 
 from engine.config import ExplainConfig
-from engine.method import choose_clusters, explain_layer, minmax_rows, percent_weights
+from engine.method import (
+    choose_clusters,
+    explain_layer,
+    minmax_rows,
+    partition_maps,
+    pca,
+    percent_weights,
+    pruning_threshold,
+    silhouette,
+    tsne_embedding,
+)
 
 # Three (or four) disjoint 2×2 blocks of a 4×4 map: channels of one group light one block, so
 # Ward on their min-max vectors separates the groups exactly.
@@ -111,3 +125,148 @@ def test_exact_silhouette_tie_goes_to_the_smaller_k() -> None:
     labels, score = choose_clusters(np.zeros((7, 3)), 3, 5)
     assert score == 0.0
     assert int(labels.max()) + 1 == 3
+
+
+# ---- the arithmetic of each step, on inputs small enough to check by hand ---------------------
+
+
+def test_pruning_threshold_of_one_channel_is_the_whole_numerator() -> None:
+    assert pruning_threshold(1) == 76.8
+    assert pruning_threshold(2) == 38.4
+
+
+def test_percent_weights_are_float64_whatever_the_importances_and_need_only_a_positive_sum() -> (
+    None
+):
+    weights = percent_weights(np.array([1.0, 2.0, 1.0], dtype=np.float32))
+    assert weights.dtype == np.float64 and weights.tolist() == [25.0, 50.0, 25.0]
+    # A total of at most 1 is still a positive total.
+    assert percent_weights(np.array([0.25, 0.75])).tolist() == [25.0, 75.0]
+    assert percent_weights(np.array([0.5, 0.5])).tolist() == [50.0, 50.0]
+
+
+def test_minmax_rows_scales_each_row_on_its_own_span() -> None:
+    x = np.array([[1.0, 3.0, 2.0], [5.0, 5.0, 5.0], [0.0, 0.5, 0.25], [-2.0, 8.0, 3.0]])
+    expected = [[0.0, 1.0, 0.5], [0.0, 0.0, 0.0], [0.0, 1.0, 0.5], [0.0, 1.0, 0.5]]
+    assert minmax_rows(x).tolist() == expected
+
+
+@pytest.mark.parametrize(("shape", "components"), [((10, 3), 3), ((10, 3), 5), ((6, 40), 4)])
+@pytest.mark.parametrize("scale", [1.0, 0.01])
+def test_pca_of_few_features_or_tiny_variance_equals_sklearn(
+    shape: tuple[int, int], components: int, scale: float
+) -> None:
+    x = np.random.default_rng(3).normal(size=shape) * scale
+    ours = pca(x, components)
+    reference = PCA(min(components, *shape), svd_solver="full").fit_transform(x)
+    assert ours.shape == reference.shape
+    signs = np.sign((ours * reference).sum(axis=0))
+    np.testing.assert_allclose(ours, reference * signs, atol=1e-10 * scale)
+
+
+@pytest.mark.parametrize("shape", [(12, 30), (30, 12)])
+def test_pca_makes_each_components_largest_score_positive(shape: tuple[int, int]) -> None:
+    x = np.random.default_rng(4).normal(size=shape)
+    for data in (x, -x):
+        scores = pca(data, 5)
+        largest = scores[np.abs(scores).argmax(axis=0), np.arange(5)]
+        assert np.all(largest > 0)
+    # Single precision in, the same double-precision scores out.
+    single = x.astype(np.float32)
+    out = pca(single, 5)
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, pca(single.astype(np.float64), 5), atol=1e-12)
+
+
+def test_silhouette_of_pairs_at_small_distances_equals_sklearn() -> None:
+    # Two pairs and a triple, all distances below 1: pairs use a = d(i, j) / 1.
+    x = np.array([[0.0], [0.01], [0.3], [0.32], [0.6], [0.61], [0.63]])
+    distances = squareform(pdist(x))
+    labels = np.array([0, 0, 1, 1, 2, 2, 2])
+    assert silhouette(distances, labels) == pytest.approx(
+        silhouette_score(distances, labels, metric="precomputed"), abs=1e-12
+    )
+
+
+def test_choose_clusters_is_ward_and_stays_within_k_max() -> None:
+    # A chain of close points and two tight groups: single linkage would follow the chain,
+    # Ward cuts it.
+    chain = np.array([[float(i), 0.0] for i in range(8)])
+    groups = np.array([[30.0, 0.0], [30.2, 0.0], [60.0, 0.0], [60.2, 0.0]])
+    x = np.vstack([chain, groups])
+    for k in (2, 3, 4):
+        labels, score = choose_clusters(x, k, k)
+        reference = AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x)
+        assert len(set(zip(labels.tolist(), reference.tolist(), strict=True))) == k
+        assert score == pytest.approx(silhouette_score(x, reference), abs=1e-12)
+    # Four tight groups, but at most three clusters allowed.
+    four = np.repeat(np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]]), 3, axis=0)
+    four += np.random.default_rng(5).normal(scale=0.01, size=four.shape)
+    labels, _ = choose_clusters(four, 2, 3)
+    assert int(labels.max()) + 1 <= 3
+
+
+def test_partition_maps_clusters_the_tsne_embedding_when_asked() -> None:
+    vectors = np.random.default_rng(6).uniform(size=(12, 20))
+    config = ExplainConfig(reduction="tsne", k_min=2, k_max=4)
+    labels, score = partition_maps(vectors, config)
+    expected_labels, expected_score = choose_clusters(
+        tsne_embedding(pca(vectors, config.pca_components), config), 2, 4
+    )
+    assert score == expected_score and labels.tolist() == expected_labels.tolist()
+    _, ward_score = partition_maps(vectors, ExplainConfig(k_min=2, k_max=4))
+    assert ward_score != score
+
+
+def test_tsne_embedding_follows_the_configured_perplexity_init_and_seed() -> None:
+    from sklearn.manifold import TSNE
+
+    vectors = np.random.default_rng(7).normal(size=(20, 5))
+    config = ExplainConfig(
+        reduction="tsne", tsne_perplexity=4.0, tsne_init="random", seed=3, tsne_max_iter=250
+    )
+    reference = TSNE(
+        n_components=2, perplexity=4.0, init="random", random_state=3, max_iter=250
+    ).fit_transform(vectors)
+    np.testing.assert_allclose(tsne_embedding(vectors, config), reference, rtol=1e-6, atol=1e-6)
+
+
+def _layer(k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(8)
+    acts = rng.uniform(size=(k, 4, 4)).astype(np.float32)
+    return acts, np.arange(1.0, k + 1.0), rng.uniform(size=(4, 4)).astype(np.float64)
+
+
+def test_a_layer_without_weight_keeps_its_name_and_single_precision_gradcam() -> None:
+    acts, _, cam = _layer(5)
+    layer = explain_layer("conv3", acts, np.zeros(5), cam, ExplainConfig())
+    assert layer.name == "conv3" and layer.clusters == []
+    assert layer.gradcam.dtype == np.float32 and np.array_equal(
+        layer.gradcam, cam.astype(np.float32)
+    )
+    assert layer.kept_channels.tolist() == [] and layer.silhouette is None
+
+
+def test_clustered_layer_keeps_its_name_gradcam_and_integer_ranks() -> None:
+    acts, alpha, cam = _layer(8)
+    layer = explain_layer("conv4", acts, alpha, cam, ExplainConfig(prune=False))
+    assert layer.name == "conv4"
+    assert layer.gradcam.dtype == np.float32 and np.array_equal(
+        layer.gradcam, cam.astype(np.float32)
+    )
+    assert layer.labels.dtype.kind == "i" and layer.silhouette is not None
+
+
+@pytest.mark.parametrize(
+    ("kept", "config"),
+    [
+        (3, ExplainConfig(prune=False, k_min=2)),  # fewer than four maps, though k_min allows 2
+        (6, ExplainConfig(prune=False, single_cluster=True)),  # asked for one cluster
+        (4, ExplainConfig(prune=False, k_min=4, k_max=5)),  # n - 1 = 3 maps fewer than k_min
+    ],
+)
+def test_one_cluster_without_a_choice(kept: int, config: ExplainConfig) -> None:
+    acts, alpha, cam = _layer(kept)
+    layer = explain_layer("conv", acts, alpha, cam, config)
+    assert layer.n_clusters == 1 and layer.silhouette is None
+    assert layer.clusters[0].channels.tolist() == list(range(kept))

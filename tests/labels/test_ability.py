@@ -7,9 +7,17 @@ import random
 from collections import Counter
 
 import pytest
+from scipy.optimize import minimize
 from scipy.stats import spearmanr
 
-from engine.labels.ability import PlayCount, fit_abilities
+from engine.labels.ability import (
+    ABILITY_PRIOR_SD,
+    DIFFICULTY_PRIOR_SD,
+    AbilityFit,
+    PlayCount,
+    distribution,
+    fit_abilities,
+)
 from engine.labels.reliability import answer_sets, masi_alpha
 from engine.labels.scores import Vote
 
@@ -85,6 +93,69 @@ def test_newcomers_without_plays_are_absent_and_one_play_stays_near_the_middle()
     assert fit_abilities([]).ability == {}
 
 
+def _sigma(x: float) -> float:
+    return 1 / (1 + math.exp(-x))
+
+
+# Three players, two cells (a shallow layer at the first hint, a deep one at the last).
+HARD, EASY = (0, 0), (1, 5)
+SMALL = [
+    PlayCount(1, HARD, 4, 1),
+    PlayCount(1, EASY, 2, 2),
+    PlayCount(2, HARD, 3, 2),
+    PlayCount(3, EASY, 5, 3),
+    PlayCount(3, HARD, 1, 0),
+]
+
+
+def test_a_small_crowd_gets_the_map_estimate_and_trust_over_the_played_mix() -> None:
+    """The fit is the maximum of the posterior, found here independently by a general optimiser;
+    trust weighs each cell by its share of the plays (HARD 8 of 15, EASY 7 of 15)."""
+
+    def negative_log_posterior(x: list[float]) -> float:
+        theta = dict(zip((1, 2, 3), x[:3], strict=True))
+        b = dict(zip((HARD, EASY), x[3:], strict=True))
+        total = 0.0
+        for c in SMALL:
+            p = _sigma(theta[c.participant_id] - b[c.cell])
+            total += c.right * math.log(p) + (c.plays - c.right) * math.log(1 - p)
+        total -= sum(t * t for t in theta.values()) / (2 * ABILITY_PRIOR_SD**2)
+        total -= sum(d * d for d in b.values()) / (2 * DIFFICULTY_PRIOR_SD**2)
+        return -total
+
+    best = minimize(negative_log_posterior, [0.0] * 5, method="BFGS", options={"gtol": 1e-9}).x
+    fit = fit_abilities(SMALL)
+    assert fit.ability == pytest.approx({1: best[0], 2: best[1], 3: best[2]}, abs=1e-4)
+    assert fit.difficulty == pytest.approx({HARD: best[3], EASY: best[4]}, abs=1e-4)
+    assert fit.difficulty[HARD] > fit.difficulty[EASY]
+    for who in (1, 2, 3):
+        theta = fit.ability[who]
+        expected = 8 / 15 * _sigma(theta - fit.difficulty[HARD]) + 7 / 15 * _sigma(
+            theta - fit.difficulty[EASY]
+        )
+        assert fit.trust[who] == pytest.approx(expected, abs=1e-12)
+    # Warm-started from whole numbers, the same estimates.
+    warm = fit_abilities(SMALL, start={1: 1, 2: 0, 3: -1})
+    assert warm.ability == pytest.approx(fit.ability, abs=1e-6)
+
+
+def test_cells_of_any_hashable_kind_can_be_mixed() -> None:
+    fit = fit_abilities([PlayCount(1, "warm-up", 2, 2), PlayCount(1, (0, 0), 2, 0)])
+    assert set(fit.difficulty) == {"warm-up", (0, 0)}
+    assert fit.difficulty["warm-up"] < fit.difficulty[(0, 0)]
+
+
+def test_no_plays_at_all_fit_nothing_and_zero_plays_weigh_nothing() -> None:
+    assert fit_abilities([]) == AbilityFit({}, {}, {})
+    # Rows without plays: the priors' middle, and a coin flip over an even mix of cells.
+    fit = fit_abilities([PlayCount(1, HARD, 0, 0), PlayCount(1, EASY, 0, 0)])
+    assert fit == AbilityFit({1: 0.0}, {HARD: 0.0, EASY: 0.0}, {1: 0.5})
+    # One play in one cell and none in the other: trust is the accuracy on the played cell only.
+    fit = fit_abilities([PlayCount(1, HARD, 1, 1), PlayCount(1, EASY, 0, 0)])
+    assert fit.difficulty[EASY] == 0.0 and fit.difficulty[HARD] < 0
+    assert fit.trust[1] == pytest.approx(_sigma(fit.ability[1] - fit.difficulty[HARD]), abs=1e-12)
+
+
 def _vote(who: int, cluster: int, concept: int) -> Vote:
     return Vote(
         who * 100 + cluster * 10 + concept, who * 100 + cluster, who, cluster, concept, 1.0, 0, True
@@ -103,3 +174,15 @@ def test_masi_alpha_rewards_shared_concept_sets() -> None:
     assert 0 < masi_alpha(answer_sets(partial)) < 1
     # One player per cluster: nothing to compare.
     assert masi_alpha(answer_sets([_vote(1, 1, 1), _vote(2, 2, 1)])) is None
+
+
+def test_distribution_counts_trusts_in_five_fifths_of_zero_to_one() -> None:
+    # Out-of-range values are clipped into the end bins; 0.2 opens the second bin, 1.0 closes
+    # the last one.
+    values = [0.0, 0.1, -0.3, 0.2, 0.399, 0.55, 0.99, 1.0, 1.7]
+    got = distribution(values)
+    assert [count for _, _, count in got] == [3, 2, 1, 0, 3]
+    assert [low for low, _, _ in got] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
+    assert [high for _, high, _ in got] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert distribution([0.49, 0.5, 1.2], bins=2) == [(0.0, 0.5, 1), (0.5, 1.0, 2)]
+    assert distribution([]) == [(low, high, 0) for low, high, _ in got]

@@ -186,3 +186,63 @@ def test_rebuild_stores_abilities_settledness_and_agreement(
     assert sum(b["players"] for b in quality["reliability"]["bins"]) == 3
     line = summary_line(quality)
     assert "alpha (MASI)" in line and "60% of 5 labelled clusters settled" in line
+
+
+def test_copy_pairs_are_found_anywhere_in_a_cluster_at_four_fifths_identical() -> None:
+    crowd = Crowd()
+    # Players 1 and 3 give the same set on 4 of the 5 clusters they share; 2 and 4 stand between
+    # them in every cluster's list of labellers.
+    for cluster in (10, 11, 12, 13, 14):
+        crowd.play(1, cluster, EAR)
+        crowd.play(2, cluster, FUR)
+        crowd.play(3, cluster, EAR if cluster != 14 else EYE)
+        crowd.play(4, cluster, PIZZA)
+    assert copy_sources(first_votes(crowd.votes)) == {1: 1, 2: 2, 3: 1, 4: 4}
+    # A sixth shared cluster where they differ: 4 of 6 is below four fifths.
+    crowd.play(1, 15, EAR)
+    crowd.play(3, 15, FUR)
+    assert copy_sources(first_votes(crowd.votes)) == {1: 1, 2: 2, 3: 3, 4: 4}
+
+
+def _vote(answer: int, who: int, concept: int, trust: float, level: int = 0) -> Vote:
+    return Vote(answer, answer, who, 10, concept, trust, level, True)
+
+
+LOOSE = SupportRules(min_agreement=2, min_support=0.3, min_clusters=1)
+
+
+def test_given_sources_count_once_with_their_most_reliable_vote() -> None:
+    votes = [
+        _vote(1, 1, EAR, 0.9),
+        _vote(2, 2, EAR, 0.3),  # same source as player 1, less reliable, later
+        _vote(3, 3, FUR, 0.6),
+        _vote(4, 4, FUR, 0.6),
+        _vote(5, 5, EAR, 0.6),
+    ]
+    # Players 1 and 2 are one source; 3, 4 and 5, absent from `sources`, are each their own.
+    result = aggregate(votes, LOOSE, sources={1: 1, 2: 1})[10]
+    assert result.labellers == 4
+    # Weights: source 1 → 0.9, the others 0.6; total 2.7. EAR 0.9 + 0.6, FUR 0.6 + 0.6.
+    assert result.scores == {EAR: pytest.approx(1.5), FUR: pytest.approx(1.2)}
+    assert result.top_share == pytest.approx(1.5 / 2.7)
+    assert result.margin == pytest.approx(0.3 / 2.7)
+
+
+def test_a_sources_equally_reliable_votes_count_by_the_first() -> None:
+    # One source's two votes for EAR at the same trust: the first (hint level 0) counts, not the
+    # later one at level 4.
+    votes = [_vote(1, 1, EAR, 0.5), _vote(2, 2, EAR, 0.5, level=4), _vote(3, 3, EAR, 0.5)]
+    result = aggregate(votes, LOOSE, sources={1: 1, 2: 1, 3: 3})[10]
+    assert result.scores == {EAR: pytest.approx(1.0)}  # f = 1.0, mean level 0
+
+
+def test_a_share_exactly_at_min_support_passes_and_no_weight_passes_nothing() -> None:
+    rules = SupportRules(min_agreement=2, min_support=0.5, min_clusters=1)
+    at = [_vote(1, 1, EAR, 0.25), _vote(2, 2, EAR, 0.25), _vote(3, 3, FUR, 0.25)]
+    at.append(_vote(4, 4, EYE, 0.25))
+    assert set(aggregate(at, rules, sources={})[10].scores) == {EAR}  # 0.5 of 1.0
+    below = [*at, _vote(5, 5, PIZZA, 0.25)]
+    assert aggregate(below, rules, sources={})[10].scores == {}  # 0.5 of 1.25
+    untrusted = [_vote(1, 1, EAR, 0.0), _vote(2, 2, EAR, 0.0)]
+    result = aggregate(untrusted, rules, sources={})[10]
+    assert result.scores == {} and result.top_share == 0.0

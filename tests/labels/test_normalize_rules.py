@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.labels.agreement import normalize_label
+from engine.labels.agreement import normalize_label, strip_edge_punctuation
 
 
 @pytest.mark.parametrize(
@@ -33,3 +33,13 @@ def test_normalize_label(raw: str, key: str) -> None:
 def test_a_key_normalises_to_itself(raw: str) -> None:
     key = normalize_label(raw)
     assert normalize_label(key) == key
+
+
+@pytest.mark.parametrize(
+    ("raw", "stripped"),
+    [("¡¡a, b!!", "a, b"), ("__x__", "x"), ("-> x", "x"), ("x <-", "x"), ("...", ""), ("x", "x")],
+)
+def test_strip_edge_punctuation_strips_both_ends_and_keeps_the_middle(
+    raw: str, stripped: str
+) -> None:
+    assert strip_edge_punctuation(raw) == stripped

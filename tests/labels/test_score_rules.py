@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from engine.labels.scores import ClusterInfo, best_concepts, merge_clusters
+import pytest
+
+from engine.labels.scores import ClusterInfo, best_concepts, label_score, merge_clusters
 
 
 def info(cluster_id: int, weight: float = 10.0) -> ClusterInfo:
@@ -50,3 +52,40 @@ def test_merged_best_concept_breaks_noise_ties_by_the_smallest_key() -> None:
     assert groups[0].best == 3
     groups = merge_clusters([info(1)], {1: {5: 0.31, 3: 0.3}})
     assert groups[0].best == 5
+
+
+def test_best_concepts_tie_within_a_billionth_of_the_top_at_both_sides() -> None:
+    # Up to |top| = 1 the tolerance is 1e-9; above, 1e-9 of the top.
+    assert best_concepts({1: 1.0, 2: 1.0 - 1e-9}) == {1, 2}
+    assert best_concepts({1: 1.0, 2: 1.0 - 2e-9}) == {1}
+    assert best_concepts({1: 0.5, 2: 0.5 - 1e-9}) == {1, 2}
+    assert best_concepts({1: 0.5, 2: 0.5 - 1.5e-9}) == {1}
+    assert best_concepts({1: 4.0, 2: 4.0 - 4e-9}) == {1, 2}
+    assert best_concepts({1: 4.0, 2: 4.0 - 5e-9}) == {1}
+
+
+def test_merged_scores_are_weight_averaged_whatever_the_total_weight() -> None:
+    # Weights 0.6 and 0.2 (a total below 1): 0.75 · 2 + 0.25 · 1 = 1.75.
+    groups = merge_clusters([info(1, weight=0.6), info(2, weight=0.2)], {1: {5: 2.0}, 2: {5: 1.0}})
+    assert [g.member_ids for g in groups] == [[1, 2]]
+    assert groups[0].scores == {5: pytest.approx(1.75)} and groups[0].weight == pytest.approx(0.8)
+    assert groups[0].member_weights == [0.6, 0.2]
+    # No weight at all: a plain mean.
+    groups = merge_clusters([info(1, weight=0.0), info(2, weight=0.0)], {1: {5: 2.0}, 2: {5: 1.0}})
+    assert groups[0].scores == {5: pytest.approx(1.5)} and groups[0].weight == 0.0
+
+
+def test_a_group_whose_best_score_is_zero_has_no_best_concept() -> None:
+    groups = merge_clusters([info(1)], {1: {5: 0.0}})
+    assert groups[0].best is None and groups[0].best_score == 0.0
+
+
+def test_merged_ties_are_rounded_at_the_ninth_decimal() -> None:
+    # 3e-10 apart rounds to a tie (smaller concept wins); 6e-10 apart does not.
+    assert merge_clusters([info(1)], {1: {5: 0.3 + 3e-10, 3: 0.3}})[0].best == 3
+    assert merge_clusters([info(1)], {1: {5: 0.3 + 6e-10, 3: 0.3}})[0].best == 5
+
+
+def test_label_score_needs_one_level_per_trust() -> None:
+    with pytest.raises(ValueError):
+        label_score([0.5, 1.0], [1], True)

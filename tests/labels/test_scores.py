@@ -51,6 +51,25 @@ def test_label_scores_trust_resigns_and_one_vote_per_play() -> None:
     assert scores[101][GRASS] == pytest.approx(0.1125)
 
 
+def test_label_scores_keep_concepts_given_by_min_agreement_distinct_players() -> None:
+    votes = [
+        vote(1, 10, 1, 100, EAR),  # one player: below 2, and first in order
+        vote(2, 10, 1, 100, TAIL),
+        vote(3, 11, 2, 100, TAIL),  # two players
+        vote(4, 12, 3, 101, GRASS),
+        vote(5, 13, 3, 101, GRASS),  # two plays of one player: one participant
+        vote(6, 12, 3, 101, NOSE),
+        vote(7, 14, 4, 101, NOSE),
+    ]
+    # Trust 1, level 0, correct: each score is the number of votes.
+    assert label_scores(votes, min_agreement=2) == {100: {TAIL: 2.0}, 101: {NOSE: 2.0}}
+    assert label_scores(votes, min_agreement=3) == {}
+    assert label_scores(votes, min_agreement=1) == {
+        100: {EAR: 1.0, TAIL: 2.0},
+        101: {GRASS: 2.0, NOSE: 2.0},
+    }
+
+
 def test_best_concepts_keep_ties() -> None:
     assert best_concepts({EAR: 1.0, TAIL: 1.0, GRASS: 0.5}) == {EAR, TAIL}
     assert best_concepts({}) == set()
