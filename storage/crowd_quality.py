@@ -22,7 +22,9 @@ from storage.models import ClusterStatus, Generation, GlobalExplanation, Partici
 TRUST_BINS = 5
 
 
-def _bins(values: list[float]) -> list[dict[str, Any]]:
+def trust_bins(values: list[float]) -> list[dict[str, Any]]:
+    """Players per fifth of [0, 1], each bin [low, high) but the last, which holds 1.0 (values
+    outside [0, 1] count in the end bins)."""
     counts = [0] * TRUST_BINS
     for value in values:
         counts[min(TRUST_BINS - 1, max(0, int(value * TRUST_BINS)))] += 1
@@ -91,7 +93,7 @@ def crowd_quality(session: Session) -> dict[str, Any]:
             "source": "ability from every play" if estimated else "gold challenges",
             "players": len(trusts),
             "median": round(median(trusts), 4) if trusts else None,
-            "bins": _bins(trusts),
+            "bins": trust_bins(trusts),
         },
     }
 

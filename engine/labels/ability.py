@@ -90,10 +90,3 @@ def fit_abilities(counts: Sequence[PlayCount], start: dict[int, float] | None = 
         difficulty={c: float(b[i]) for c, i in ci.items()},
         trust={p: float(expected[i]) for p, i in pi.items()},
     )
-
-
-def distribution(values: Sequence[float], bins: int = 5) -> list[tuple[float, float, int]]:
-    """(low, high, count) for `bins` equal bins over [0, 1]: how trust is spread over players."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    counts, _ = np.histogram(np.clip(np.asarray(values, dtype=np.float64), 0, 1), edges)
-    return [(float(edges[i]), float(edges[i + 1]), int(counts[i])) for i in range(bins)]

@@ -15,7 +15,6 @@ from engine.labels.ability import (
     DIFFICULTY_PRIOR_SD,
     AbilityFit,
     PlayCount,
-    distribution,
     fit_abilities,
 )
 from engine.labels.reliability import answer_sets, masi_alpha
@@ -174,15 +173,3 @@ def test_masi_alpha_rewards_shared_concept_sets() -> None:
     assert 0 < masi_alpha(answer_sets(partial)) < 1
     # One player per cluster: nothing to compare.
     assert masi_alpha(answer_sets([_vote(1, 1, 1), _vote(2, 2, 1)])) is None
-
-
-def test_distribution_counts_trusts_in_five_fifths_of_zero_to_one() -> None:
-    # Out-of-range values are clipped into the end bins; 0.2 opens the second bin, 1.0 closes
-    # the last one.
-    values = [0.0, 0.1, -0.3, 0.2, 0.399, 0.55, 0.99, 1.0, 1.7]
-    got = distribution(values)
-    assert [count for _, _, count in got] == [3, 2, 1, 0, 3]
-    assert [low for low, _, _ in got] == pytest.approx([0.0, 0.2, 0.4, 0.6, 0.8])
-    assert [high for _, high, _ in got] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
-    assert distribution([0.49, 0.5, 1.2], bins=2) == [(0.0, 0.5, 1), (0.5, 1.0, 2)]
-    assert distribution([]) == [(low, high, 0) for low, high, _ in got]
