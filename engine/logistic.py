@@ -28,15 +28,23 @@ of the α it could give for one K yields the same w.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 import numpy as np
+from threadpoolctl import ThreadpoolController
 
 Fit = tuple[np.ndarray, float]  # weights w [d], intercept b
+# step(θ, residual p − y, logistic weights p(1 − p)) -> (Δθ, Δscores, ∇penalty·Δθ, Δθ's quadratic
+# term of the penalty): enough to follow the objective along the step without touching X again.
+Step = Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray, float, float]]
 
 MAX_ITERATIONS = 100
-# Newton's decrement λ² (twice the predicted decrease of the objective) below this, relative to
-# the objective, is the optimum to machine precision.
-TOLERANCE = 1e-20
+# Converged when the Newton step would move w by less than this, relative (the error left after
+# such a step is of its square), and the intercept likewise.
+STEP_TOLERANCE = 1e-10
+# Or when Newton's decrement λ² (twice the predicted decrease of the objective) is below this,
+# relative to the objective: the case of w = 0, where no relative step size exists.
+TOLERANCE = 1e-24
 # A step that no longer lowers the objective measurably is accepted as converged when the
 # decrement is this small (the objective cannot resolve smaller changes in floating point).
 ROUNDING = 1e-12
@@ -55,42 +63,43 @@ def _log_loss(scores: np.ndarray, signs: np.ndarray, c: float) -> float:
 
 
 def _newton(
-    start: np.ndarray,
-    scores: Callable[[np.ndarray], np.ndarray],
-    penalty: Callable[[np.ndarray], float],
-    step: Callable[[np.ndarray, np.ndarray, np.ndarray], tuple[np.ndarray, float]],
-    signs: np.ndarray,
-    c: float,
+    start: np.ndarray, scores: np.ndarray, penalty: float, step: Step, signs: np.ndarray, c: float
 ) -> np.ndarray | None:
-    """Damped Newton from `start`; None when it does not reach the optimum.
+    """Damped Newton from `start` (its scores and penalty given); None when it gets stuck.
 
-    `step(θ, residual, weights)` gives the Newton direction and its decrement λ² at θ, from the
-    loss's derivative by the scores (residual: p − y) and its second derivative (weights).
+    Scores are linear and the penalty quadratic along a step, so the line search follows them
+    from the step's Δscores and penalty terms, in O(n) per trial.
     """
-    theta = start
-    f = scores(theta)
-    objective = penalty(theta) + _log_loss(f, signs, c)
+    theta, f = start, scores
+    objective = penalty + _log_loss(f, signs, c)
     target = (signs + 1.0) / 2.0
     for _ in range(MAX_ITERATIONS):
         probability = _sigmoid(f)
-        weights = probability * _sigmoid(-f)
-        direction, decrement = step(theta, probability - target, weights)
-        if not np.all(np.isfinite(direction)) or not np.isfinite(decrement):
+        residual = probability - target
+        direction, delta_f, linear, quadratic = step(theta, residual, probability * _sigmoid(-f))
+        decrement = -(linear + c * float(residual @ delta_f))  # λ² = −∇J·Δθ
+        if not (np.all(np.isfinite(direction)) and np.isfinite(decrement) and decrement >= 0):
             return None
-        if decrement <= TOLERANCE * max(1.0, abs(objective)):
+        scale = max(1.0, abs(objective))
+        if decrement <= TOLERANCE * scale:
             return theta
+        if quadratic <= STEP_TOLERANCE**2 * 2.0 * penalty and abs(direction[-1]) <= (
+            STEP_TOLERANCE * max(1.0, abs(theta[-1]))
+        ):
+            return theta + direction
         t, lowered = 1.0, False
         for _ in range(MAX_HALVINGS):
-            candidate = theta + t * direction
-            f_candidate = scores(candidate)
-            value = penalty(candidate) + _log_loss(f_candidate, signs, c)
+            f_candidate = f + t * delta_f
+            penalty_candidate = penalty + t * linear + 0.5 * t * t * quadratic
+            value = penalty_candidate + _log_loss(f_candidate, signs, c)
             if value <= objective - ARMIJO * t * decrement:
                 lowered = value < objective
                 break
             t *= 0.5
         if not lowered:  # no step lowers the objective any more: the floor of rounding
-            return theta if decrement <= ROUNDING * max(1.0, abs(objective)) else None
-        theta, f, objective = candidate, f_candidate, value
+            return theta if decrement <= ROUNDING * scale else None
+        theta = theta + t * direction
+        f, penalty, objective = f_candidate, penalty_candidate, value
     return None
 
 
@@ -98,66 +107,63 @@ def _fit_dual(x: np.ndarray, signs: np.ndarray, c: float, intercept: float) -> F
     """w = Xᵀα, Newton on (α, b) with the samples' Gram matrix (for n samples ≤ d dimensions)."""
     n = len(x)
     gram = x @ x.T
-
-    def scores(theta: np.ndarray) -> np.ndarray:
-        return gram @ theta[:n] + theta[n]
-
-    def penalty(theta: np.ndarray) -> float:
-        alpha = theta[:n]
-        return 0.5 * float(alpha @ gram @ alpha)
+    system = np.empty((n + 1, n + 1))
+    rhs = np.empty(n + 1)
 
     def step(
         theta: np.ndarray, residual: np.ndarray, weights: np.ndarray
-    ) -> tuple[np.ndarray, float]:
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
         alpha = theta[:n]
-        system = np.empty((n + 1, n + 1))
-        system[:n, :n] = c * weights[:, None] * gram
+        cw = c * weights
+        np.multiply(cw[:, None], gram, out=system[:n, :n])
         system[:n, :n].flat[:: n + 1] += 1.0
-        system[:n, n] = c * weights
-        system[n, :n] = c * (weights @ gram)
-        system[n, n] = c * float(weights.sum())
-        rhs = np.concatenate([-(c * residual + alpha), [-c * float(residual.sum())]])
+        system[:n, n] = cw
+        system[n, :n] = cw @ gram
+        system[n, n] = float(cw.sum())
+        rhs[:n] = -(c * residual + alpha)
+        rhs[n] = -c * float(residual.sum())
         try:
             direction = np.linalg.solve(system, rhs)
         except np.linalg.LinAlgError:
             direction = np.linalg.lstsq(system, rhs, rcond=None)[0]
-        # λ² = −∇J·Δ with ∇_α J = K(C·g + α) and ∂J/∂b = C·Σg.
-        decrement = float(direction[:n] @ gram @ rhs[:n] + direction[n] * rhs[n])
-        return direction, decrement
+        k_delta = gram @ direction[:n]  # Xw's change; w's change is XᵀΔα
+        return (
+            direction,
+            k_delta + direction[n],
+            float(alpha @ k_delta),
+            float(direction[:n] @ k_delta),
+        )
 
     start = np.concatenate([np.zeros(n), [intercept]])
-    theta = _newton(start, scores, penalty, step, signs, c)
+    theta = _newton(start, np.full(n, intercept), 0.0, step, signs, c)
     return None if theta is None else (x.T @ theta[:n], float(theta[n]))
 
 
 def _fit_primal(x: np.ndarray, signs: np.ndarray, c: float, intercept: float) -> Fit | None:
-    """Newton on (w, b) directly (for at least as many samples as dimensions)."""
-    d = x.shape[1]
-
-    def scores(theta: np.ndarray) -> np.ndarray:
-        return x @ theta[:d] + theta[d]
-
-    def penalty(theta: np.ndarray) -> float:
-        return 0.5 * float(theta[:d] @ theta[:d])
+    """Newton on (w, b) directly (for more samples than dimensions)."""
+    n, d = x.shape
+    hessian = np.empty((d + 1, d + 1))
 
     def step(
         theta: np.ndarray, residual: np.ndarray, weights: np.ndarray
-    ) -> tuple[np.ndarray, float]:
-        weighted = c * weights[:, None] * x
-        hessian = np.empty((d + 1, d + 1))
-        hessian[:d, :d] = x.T @ weighted
+    ) -> tuple[np.ndarray, np.ndarray, float, float]:
+        w = theta[:d]
+        cw = c * weights
+        rooted = x * np.sqrt(cw)[:, None]
+        hessian[:d, :d] = rooted.T @ rooted
         hessian[:d, :d].flat[:: d + 1] += 1.0
-        hessian[:d, d] = hessian[d, :d] = weighted.sum(axis=0)
-        hessian[d, d] = c * float(weights.sum())
-        gradient = np.concatenate([c * (x.T @ residual) + theta[:d], [c * float(residual.sum())]])
+        hessian[:d, d] = hessian[d, :d] = cw @ x
+        hessian[d, d] = float(cw.sum())
+        gradient = np.concatenate([c * (residual @ x) + w, [c * float(residual.sum())]])
         try:
             direction = -np.linalg.solve(hessian, gradient)
         except np.linalg.LinAlgError:
             direction = -np.linalg.lstsq(hessian, gradient, rcond=None)[0]
-        return direction, float(-gradient @ direction)
+        delta_w = direction[:d]
+        return direction, x @ delta_w + direction[d], float(w @ delta_w), float(delta_w @ delta_w)
 
     start = np.concatenate([np.zeros(d), [intercept]])
-    theta = _newton(start, scores, penalty, step, signs, c)
+    theta = _newton(start, np.full(n, intercept), 0.0, step, signs, c)
     return None if theta is None else (theta[:d], float(theta[d]))
 
 
@@ -188,5 +194,24 @@ def fit_logistic(x: np.ndarray, labels: np.ndarray, c: float = 1.0) -> Fit:
     # The optimal intercept when w = 0: a start that is already right for the weightless part.
     intercept = float(np.log(positives / negatives))
     n, d = x.shape
-    fit = _fit_dual(x, signs, c, intercept) if n <= d else _fit_primal(x, signs, c, intercept)
+    with _one_blas_thread():
+        fit = _fit_dual(x, signs, c, intercept) if n <= d else _fit_primal(x, signs, c, intercept)
     return _fit_lbfgs(x, labels, c) if fit is None else fit
+
+
+_controller: ThreadpoolController | None = None
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """OpenBLAS limited to one thread for the fit, restored after.
+
+    The matrices are at most a few hundred wide: threads cost more to wake than they save, and on
+    a loaded machine their spinning made each fit many times slower (benchmarks/cav_fit.py). The
+    controller is made once (finding the loaded libraries takes a while), the limit itself is
+    cheap. OpenBLAS's thread count is process-wide, so BLAS calls of other threads during a fit
+    run on one thread too.
+    """
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller.limit(limits=1, user_api="blas")

@@ -164,3 +164,13 @@ def test_labels_must_be_zero_or_one_with_both_present() -> None:
         fit_logistic(x, np.array([1.0, 1.0, 1.0]))
     with pytest.raises(ValueError):
         fit_logistic(x, np.array([1.0, 2.0, 0.0]))
+
+
+def test_a_fit_leaves_the_blas_thread_count_as_it_found_it() -> None:
+    from threadpoolctl import threadpool_info
+
+    before = [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
+    x, y = make_case("middle")
+    fit_logistic(x, y)
+    after = [entry["num_threads"] for entry in threadpool_info() if entry["user_api"] == "blas"]
+    assert after == before
