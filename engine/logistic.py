@@ -7,15 +7,16 @@ The problem is scikit-learn's `LogisticRegression(C=C)` with the lbfgs solver, u
 with the intercept b unpenalised (scikit-learn's lbfgs minimises this divided by C·n, which has
 the same minimiser). What differs is how it is solved. A CAV is fitted on few samples (twice a
 set's size, typically 4–100) in many dimensions (a layer's channels, up to 1,280), thousands of
-times per rebuild; lbfgs spends most of its time on those many dimensions and on its own
-validation. Because the penalty is ‖w‖², the minimiser lies in the span of the samples
+times per rebuild; lbfgs takes tens of iterations over all d, after scikit-learn's checks of its
+input on every call. Because the penalty is ‖w‖², the minimiser lies in the span of the samples
 (representer theorem): w = Xᵀα. With K = XXᵀ the objective becomes
 
     ½ αᵀKα + C · Σᵢ log(1 + exp(−ỹᵢ ((Kα)ᵢ + b))),
 
 n + 1 unknowns instead of d + 1, which Newton's method solves to machine precision in a handful
-of (n+1)×(n+1) linear solves. When there are at least as many samples as dimensions, Newton runs
-on w itself (d + 1 unknowns) instead.
+of (n+1)×(n+1) linear solves. When there are more samples than dimensions, Newton runs on w
+itself (d + 1 unknowns) instead. Should Newton ever stall, the fit falls back to lbfgs at a tight
+tolerance.
 
 Both forms use a backtracking line search (Armijo), so every step lowers the objective, and a
 log-loss computed as log(1 + exp(·)) without overflow. A singular K (duplicate samples, fewer
@@ -205,8 +206,8 @@ _controller: ThreadpoolController | None = None
 def _one_blas_thread() -> AbstractContextManager[object]:
     """OpenBLAS limited to one thread for the fit, restored after.
 
-    The matrices are at most a few hundred wide: threads cost more to wake than they save, and on
-    a loaded machine their spinning made each fit many times slower (benchmarks/cav_fit.py). The
+    The arrays are small (a few hundred rows at most): threads cost more to wake than they save,
+    and on a loaded machine their spinning made each fit many times slower (benchmarks/cav_fit.py). The
     controller is made once (finding the loaded libraries takes a while), the limit itself is
     cheap. OpenBLAS's thread count is process-wide, so BLAS calls of other threads during a fit
     run on one thread too.
