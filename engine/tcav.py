@@ -1,4 +1,4 @@
-"""Testing crowd concepts against the network with TCAV (Kim et al. 2018), on numpy and sklearn.
+"""Testing crowd concepts against the network with TCAV (Kim et al. 2018), on numpy and scipy.
 
 A concept is tested for one class at one layer. Its examples are activation vectors of that layer:
 each cluster that carries the concept gives the layer's [K, h, w] activations of its image pooled
@@ -30,6 +30,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from engine.logistic import fit_logistic
 
 VALIDATED = "validated"
 NOT_SIGNIFICANT = "not significant"
@@ -110,18 +112,20 @@ def mask_crop(pixels: np.ndarray, cluster_map: np.ndarray) -> np.ndarray:
 def train_cav(positives: np.ndarray, negatives: np.ndarray, seed: int = 0) -> np.ndarray:
     """The unit normal of a logistic regression separating `positives` from `negatives`.
 
-    The fit runs on the raw activations (centred only): standardising would blow the noise of
-    channels that do not tell the sets apart up to the scale of those that do.
+    The regression is scikit-learn's `LogisticRegression(C=1.0)`: ½‖w‖² + C · Σ log-loss, the
+    intercept unpenalised. The fit runs on the raw activations (centred only): standardising would
+    blow the noise of channels that do not tell the sets apart up to the scale of those that do.
+    It is solved by Newton's method (`engine.logistic.fit_logistic`), to machine precision rather
+    than lbfgs's tolerance: the problem is unchanged, but a CAV has few samples and many channels,
+    and in the samples' span (n + 1 unknowns instead of d + 1) Newton needs a few small linear
+    solves where lbfgs iterated over every channel, thousands of times per rebuild. `seed` is
+    kept for callers; the solution is deterministic.
     """
-    from sklearn.linear_model import LogisticRegression
-
     if len(positives) == 0 or len(negatives) == 0:
         raise ValueError("a CAV needs examples on both sides")
     x = np.concatenate([positives, negatives]).astype(np.float64)
     y = np.concatenate([np.ones(len(positives)), np.zeros(len(negatives))])
-    model = LogisticRegression(C=1.0, max_iter=1000, random_state=seed)
-    model.fit(x - x.mean(axis=0), y)
-    direction = model.coef_[0]
+    direction, _ = fit_logistic(x - x.mean(axis=0), y, c=1.0)
     norm = float(np.linalg.norm(direction))
     if norm == 0.0:
         return direction
