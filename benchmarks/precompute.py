@@ -44,7 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine import ExplainConfig, Explainer
-from engine.explainer import available_cpus
+from engine.cpus import available_cpus
 from engine.overlap import OverlappedRunner, Timeline
 
 VGG_LAYERS = ["features.11", "features.13", "features.15", "features.18", "features.20", "features.22",

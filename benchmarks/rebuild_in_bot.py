@@ -36,6 +36,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.bot_load_figures import percentiles  # noqa: E402 - after the path is set
+
 TOKEN = "123456789:BENCH-fake-token-0000000000000000000"
 FIRST_PLAYER = 3_000_000
 PLAYERS = 20
@@ -118,14 +120,8 @@ class Players:
 def _percentiles(values: list[float]) -> str:
     if not values:
         return "n=0"
-    ordered = sorted(values)
-
-    def pick(q: float) -> float:
-        return 1000 * ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-    return (
-        f"n={len(ordered)}: p50 {pick(0.5):.0f} ms, p95 {pick(0.95):.0f} ms, max {pick(1.0):.0f} ms"
-    )
+    q = percentiles(values)
+    return f"n={q['n']}: p50 {q['p50']:.0f} ms, p95 {q['p95']:.0f} ms, max {q['max']:.0f} ms"
 
 
 def _generate(args: argparse.Namespace) -> None:

@@ -319,11 +319,10 @@ def _test_with_network(
 
     # What the pass must give: pooled vectors of maps and gradients of class images.
     counter: dict[tuple[int, str], list[_Example]] = {}
+    image_classes = {int(r.image_id): int(r.class_index) for r in counter_rows}
     for c in classes:
         rng = np.random.default_rng(c)
-        chosen = counterexample_images(
-            {int(r.image_id): int(r.class_index) for r in counter_rows}, c, rng
-        )
+        chosen = counterexample_images(image_classes, c, rng)
         for layer in layers:
             others = [
                 _Example(int(r.image_id), str(r.map_file))

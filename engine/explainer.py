@@ -11,7 +11,6 @@ one batch with the network pass of the next (see `engine.overlap`).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ import torch
 from torch import nn
 
 from engine.config import ExplainConfig
+from engine.cpus import available_cpus
 from engine.hooks import capture_activations, frozen_parameters
 from engine.method import explain_layer
 from engine.results import ImageExplanation, LayerExplanation
@@ -36,13 +36,6 @@ def resolve_device(device: str | torch.device | None = "auto") -> torch.device:
     if resolved.type == "cuda" and not torch.cuda.is_available():
         raise RuntimeError("device 'cuda' was asked for but no CUDA GPU is available")
     return resolved
-
-
-def available_cpus() -> int:
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @dataclass

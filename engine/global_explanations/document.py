@@ -21,15 +21,21 @@ from storage.tables import T_GE
 JSON_DOCUMENT = "charts/global_explanations.json"
 
 
+def document_rows(conn: Connection, generation: int | None) -> list[Any]:
+    """The explanation rows of `generation`, as `write_document` takes them."""
+    return list(
+        conn.execute(
+            select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
+            .where(T_GE.c.generation == generation)
+            .order_by(T_GE.c.class_index, T_GE.c.depth)
+        ).all()
+    )
+
+
 def current_document_rows(conn: Connection) -> tuple[int | None, list[Any]]:
     """The current generation and its explanation rows, as `write_document` takes them."""
     generation = generations.current_id(conn)
-    rows = conn.execute(
-        select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
-        .where(T_GE.c.generation == generation)
-        .order_by(T_GE.c.class_index, T_GE.c.depth)
-    ).all()
-    return generation, list(rows)
+    return generation, document_rows(conn, generation)
 
 
 def write_document(data_dir: Path, generation: int | None, rows: Sequence[Any]) -> Path:

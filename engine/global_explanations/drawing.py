@@ -29,7 +29,6 @@ import hashlib
 import json
 import logging
 import multiprocessing
-import os
 import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -41,6 +40,7 @@ from pathlib import Path
 from pickle import PicklingError
 from typing import Any
 
+from engine.cpus import available_cpus
 from engine.global_explanations.charts import (
     PanelRow,
     TrendLine,
@@ -75,14 +75,6 @@ def class_dir(class_index: int, class_name: str) -> str:
 
 def _count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def usable_cores() -> int:
-    """The cores this process may run on (its affinity, which containers and taskset narrow)."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # not on Linux
-        return max(1, os.cpu_count() or 1)
 
 
 @cache
@@ -319,7 +311,7 @@ def draw_charts(
         if progress is not None:
             progress(done / len(todo))
 
-    processes = min(usable_cores() if workers is None else workers, len(todo))
+    processes = min(available_cpus() if workers is None else workers, len(todo))
     if processes > 1 and len(todo) >= POOL_MIN_CHARTS:
         outcome.processes = processes
         todo_here = _draw_in_pool(data_dir, todo, processes, record)

@@ -13,9 +13,9 @@ from typing import Any
 
 from sqlalchemy import select
 
-from engine.global_explanations.document import JSON_DOCUMENT, write_document
+from engine.global_explanations.document import JSON_DOCUMENT, document_rows, write_document
 from engine.rebuild.context import RebuildContext
-from storage.tables import T_GE, T_MC
+from storage.tables import T_MC
 
 log = logging.getLogger(__name__)
 
@@ -23,11 +23,7 @@ log = logging.getLogger(__name__)
 def tidy(ctx: RebuildContext, generation: int) -> None:
     try:
         with ctx.engine.connect() as conn:
-            rows = conn.execute(
-                select(T_GE.c.class_index, T_GE.c.depth, T_GE.c.payload, T_GE.c.chart_file)
-                .where(T_GE.c.generation == generation)
-                .order_by(T_GE.c.class_index, T_GE.c.depth)
-            ).all()
+            rows = document_rows(conn, generation)
             merged_maps = conn.execute(
                 select(T_MC.c.map_file).where(T_MC.c.generation == generation)
             ).scalars()
